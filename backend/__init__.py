@@ -1,0 +1,1 @@
+"""jiujin intake backend: catalog, cases, queue, print jobs (Sanic + SQLAlchemy)."""

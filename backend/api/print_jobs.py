@@ -1,0 +1,59 @@
+"""The print spool over HTTP: staff and services add jobs, printer workers claim and confirm them."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, Request, empty, json
+
+from backend.api.common import actor, parse_body, parse_query
+from backend.api.openapi import operation
+from backend.api.present import job_out
+from backend.api.schemas import PrintClaimIn, PrintJobCreate, PrintJobList, PrintJobOut, PrintJobQuery, PrintJobUpdate
+from backend.services import print_jobs as service
+
+print_jobs = Blueprint("print_jobs", url_prefix="/api/v1/print-jobs")
+
+
+@print_jobs.post("/", strict_slashes=False)
+@operation("新建打印任务", tag="print", body=PrintJobCreate, responses={201: PrintJobOut, 404: None},
+           headers=("X-Actor",))
+async def create(request: Request):
+    """Spool a document."""
+    job = await service.create_job(request.app.ctx.sessions, parse_body(request, PrintJobCreate), actor=actor(request))
+    return json(job_out(job).model_dump(mode="json"), status=201)
+
+
+@print_jobs.get("/", strict_slashes=False)
+@operation("查看打印队列", tag="print", query=PrintJobQuery, responses={200: PrintJobList})
+async def list_jobs(request: Request):
+    """Jobs, oldest first."""
+    query = parse_query(request, PrintJobQuery)
+    jobs = await service.list_jobs(request.app.ctx.sessions, status=query.status, printer=query.printer,
+                                   limit=query.limit)
+    return json([job_out(j).model_dump(mode="json") for j in jobs])
+
+
+@print_jobs.get("/<job_id:int>")
+@operation("查看打印任务", tag="print", responses={200: PrintJobOut, 404: None})
+async def get(request: Request, job_id: int):
+    """One job."""
+    return json(job_out(await service.get_job(request.app.ctx.sessions, job_id)).model_dump(mode="json"))
+
+
+@print_jobs.post("/claim")
+@operation("打印机领取下一个任务", tag="print", body=PrintClaimIn, responses={200: PrintJobOut, 204: None})
+async def claim(request: Request):
+    """Lease the next job for a printer; 204 when there is none."""
+    body = parse_body(request, PrintClaimIn)
+    job = await service.claim_next(request.app.ctx.sessions, body.printer,
+                                   lease_seconds=request.app.ctx.settings.print_lease_seconds)
+    return empty() if job is None else json(job_out(job).model_dump(mode="json"))
+
+
+@print_jobs.post("/<job_id:int>/status")
+@operation("报告打印结果或取消", tag="print", body=PrintJobUpdate, responses={200: PrintJobOut, 404: None, 409: None},
+           headers=("X-Actor",))
+async def update(request: Request, job_id: int):
+    """Printed, back to the queue after a fault, or cancelled by staff."""
+    body = parse_body(request, PrintJobUpdate)
+    job = await service.update_job(request.app.ctx.sessions, job_id, body, actor=actor(request))
+    return json(job_out(job).model_dump(mode="json"))

@@ -1,0 +1,372 @@
+"""Request and response bodies of the REST API (pydantic): validation and the OpenAPI schemas in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, model_validator
+from pydantic_core import PydanticCustomError
+
+from backend.catalog.checklist import Need
+from backend.identity import InvalidIdNumber, validate_id_number, validate_phone
+from backend.models import Channel, PrintJobStatus, TicketCategory, TicketStatus
+from backend.status import CaseStatus
+
+
+def _id_number(value: str) -> str:
+    try:
+        return validate_id_number(value)
+    except InvalidIdNumber as exc:
+        raise PydanticCustomError(exc.code, exc.message) from None
+
+
+def _phone(value: str) -> str:
+    try:
+        return validate_phone(value)
+    except ValueError as exc:
+        raise PydanticCustomError("phone_invalid", str(exc)) from None
+
+
+IdNumber = Annotated[str, Field(max_length=32, examples=["11010519491231002X"]), AfterValidator(_id_number)]
+Phone = Annotated[str, Field(max_length=20, examples=["13812345678"]), AfterValidator(_phone)]
+Name = Annotated[str, Field(min_length=1, max_length=50)]
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+OpenId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# ---- requests -------------------------------------------------------------------------------------------
+
+
+class ResidentIn(_In):
+    """The resident the case is for."""
+
+    id_number: IdNumber
+    name: Name
+    phone: Phone | None = None
+    community: Annotated[str, Field(max_length=100)] | None = None
+
+
+class ProxyIn(_In):
+    """Who files on the resident's behalf (代办) and how the resident consented."""
+
+    name: Name
+    id_number: IdNumber
+    phone: Phone | None = None
+    staff_username: Annotated[str, Field(max_length=50)] | None = None
+    """Set when the proxy is one of the centre's social workers."""
+    consent: Literal["in_person", "sms_code", "signature"]
+
+
+class CaseCreate(_In):
+    """File a case (预受理). Send an ``Idempotency-Key`` header to make retries safe."""
+
+    item_id: Slug
+    resident: ResidentIn
+    channel: Channel
+    materials_received: Annotated[list[Slug], Field(max_length=30)] = []
+    conditions: Annotated[list[Slug], Field(max_length=10)] = []
+    """Catalog condition ids that hold (e.g. ``proxy``); they add conditional materials."""
+    answers: Annotated[dict[Slug, bool], Field(max_length=10)] = {}
+    """Answers to residence questions, keyed by requirement (``local_hukou``, ``non_local_hukou`` …)."""
+    proxy: ProxyIn | None = None
+    wechat_openid: OpenId | None = None
+
+    @model_validator(mode="after")
+    def _proxy_consistent(self) -> CaseCreate:
+        if self.channel is Channel.PROXY and self.proxy is None:
+            raise PydanticCustomError("proxy_required", "代办需要填写代办人信息和本人同意方式。")
+        if self.proxy is not None and self.proxy.id_number == self.resident.id_number:
+            raise PydanticCustomError("proxy_is_resident", "代办人不能是申请人本人。")
+        return self
+
+
+class TransitionIn(_In):
+    """Move a case to another status."""
+
+    to: CaseStatus
+    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    missing: Annotated[list[Slug], Field(max_length=30)] = []
+    """Materials to mark missing (for 待补正: the complete list goes into one notice)."""
+    received: Annotated[list[Slug], Field(max_length=30)] = []
+    """Materials handed in since filing."""
+
+
+class EligibilityIn(_In):
+    """Pre-check before filing."""
+
+    id_number: IdNumber | None = None
+    answers: Annotated[dict[Slug, bool], Field(max_length=10)] = {}
+
+
+class ChecklistIn(_In):
+    """Build a personal checklist."""
+
+    conditions: Annotated[list[Slug], Field(max_length=10)] = []
+    received: Annotated[list[Slug], Field(max_length=30)] = []
+
+
+class TicketCreate(_In):
+    """Take a queue number."""
+
+    category: TicketCategory = TicketCategory.GENERAL
+    channel: Literal[Channel.COUNTER, Channel.WECHAT] = Channel.COUNTER
+    wechat_openid: OpenId | None = None
+
+
+PrinterName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class PrintJobCreate(_In):
+    """Spool a document for a printer."""
+
+    kind: Literal["ticket", "receipt", "pickup_notice", "correction_notice"]
+    printer: PrinterName = "receipt"
+    payload: Annotated[dict[str, Any], Field(max_length=50)] = {}
+    case_number: Annotated[str, Field(max_length=20)] | None = None
+
+
+class PrintClaimIn(_In):
+    """A printer worker asks for its next job."""
+
+    printer: PrinterName
+
+
+class PrintJobUpdate(_In):
+    """The printer worker reports the outcome, or staff cancel."""
+
+    status: Literal[PrintJobStatus.PRINTED, PrintJobStatus.QUEUED, PrintJobStatus.CANCELLED]
+    error: Annotated[str, Field(max_length=500)] | None = None
+
+
+# ---- responses ------------------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable machine ``code`` and a Chinese ``message``."""
+
+    code: str
+    message: str
+    field: str | None = None
+    details: Any = None
+
+
+class ErrorOut(BaseModel):
+    """Every error response."""
+
+    error: ErrorBody
+
+
+class MaterialOut(BaseModel):
+    """One material of an item."""
+
+    id: str
+    name: str
+    form: str
+    form_label: str
+    count: int
+    looked_up: bool
+    condition: str | None
+    note: str | None
+
+
+class GuideOut(BaseModel):
+    """The six elements of the guide; ``materials`` of the item is the 申请材料目录."""
+
+    scope: str
+    accepting_body: str
+    deciding_body: str
+    time_limit: str
+    fee_basis: str
+
+
+class ItemOut(BaseModel):
+    """A service item."""
+
+    id: str
+    name: str
+    aliases: list[str]
+    department: str
+    summary: str
+    immediate: bool
+    working_days: int
+    id_only: bool
+    fee_yuan: Decimal
+    decided_at: str
+    guide: GuideOut
+    materials: list[MaterialOut]
+    eligibility: list[dict[str, Any]]
+
+
+class ItemMatchOut(BaseModel):
+    """A search hit."""
+
+    item: ItemOut
+    score: float
+    matched: str
+
+
+class ItemList(RootModel[list[ItemOut]]):
+    """Items in catalog order."""
+
+
+class ItemMatchList(RootModel[list[ItemMatchOut]]):
+    """Search hits, best first."""
+
+
+class ChecklistEntryOut(BaseModel):
+    """One line of a personal checklist or of a case's materials."""
+
+    id: str
+    name: str
+    status: Need
+
+
+class ChecklistOut(BaseModel):
+    """What to bring, what the system looks up, what is missing."""
+
+    item_id: str
+    entries: list[ChecklistEntryOut]
+    missing: list[str]
+
+
+class EligibilityOut(BaseModel):
+    """Pre-check outcome."""
+
+    eligible: bool | None
+    reasons: list[str]
+    questions: list[str]
+    age: int | None
+
+
+class CaseOut(BaseModel):
+    """A case as the API shows it: personal numbers are masked."""
+
+    case_number: str
+    item_id: str
+    item_name: str
+    department: str
+    status: CaseStatus
+    status_label: str
+    status_reason: str | None
+    channel: Channel
+    immediate: bool
+    working_days: int
+    deadline: dt.date | None
+    deadline_provisional: bool
+    resident_name: str
+    resident_id_number: str
+    resident_phone: str | None
+    community: str | None
+    proxy_name: str | None
+    proxy_staff: str | None
+    consent: str | None
+    materials: list[ChecklistEntryOut]
+    missing: list[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CaseListOut(BaseModel):
+    """A page of cases."""
+
+    total: int
+    cases: list[CaseOut]
+
+
+class TicketOut(BaseModel):
+    """A queue ticket; ``ahead`` counts the people served before it."""
+
+    id: int
+    number: str
+    category: TicketCategory
+    status: TicketStatus
+    channel: Channel
+    service_day: dt.date
+    ahead: int
+    window: int | None
+    recalls: int
+    created_at: dt.datetime
+    called_at: dt.datetime | None
+
+
+class WindowOut(BaseModel):
+    """What one window is serving."""
+
+    window: int
+    number: str | None
+
+
+class QueueStatusOut(BaseModel):
+    """The hall at a glance."""
+
+    service_day: dt.date
+    waiting: dict[str, int]
+    windows: list[WindowOut]
+
+
+class PrintJobOut(BaseModel):
+    """A spooled print job."""
+
+    id: int
+    kind: str
+    printer: str
+    status: PrintJobStatus
+    payload: dict[str, Any]
+    case_number: str | None
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    printed_at: dt.datetime | None
+
+
+class PrintJobList(RootModel[list[PrintJobOut]]):
+    """Spooled jobs, oldest first."""
+
+
+# ---- query parameters -----------------------------------------------------------------------------------
+
+
+class ItemListQuery(_In):
+    """Filter the item list."""
+
+    department: Literal["医保", "社保", "卫健", "民政", "残联", "公安"] | None = None
+
+
+class ItemSearchQuery(_In):
+    """Search items by name or alias."""
+
+    q: Annotated[str, Field(min_length=1, max_length=50)]
+    limit: Annotated[int, Field(ge=1, le=25)] = 5
+
+
+class CaseQuery(_In):
+    """Filter the case list (all optional, combined with AND)."""
+
+    id_number: IdNumber | None = None
+    phone: Phone | None = None
+    status: Annotated[list[CaseStatus], Field(max_length=9)] = []
+    department: Literal["医保", "社保", "卫健", "民政", "残联", "公安"] | None = None
+    item_id: Slug | None = None
+    channel: Channel | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+
+
+class TicketQuery(_In):
+    """Which day's ticket (default: today)."""
+
+    day: dt.date | None = None
+
+
+class PrintJobQuery(_In):
+    """Filter the spool."""
+
+    status: PrintJobStatus | None = None
+    printer: PrinterName | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 100

@@ -1,0 +1,93 @@
+"""The Sanic app factory: routes, per-worker database engine, one JSON error handler, the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+from sanic import Request, Sanic, json
+from sanic.exceptions import SanicException
+from sanic.handlers import ErrorHandler
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from backend import migrate
+from backend.api.cases import cases
+from backend.api.items import items
+from backend.api.openapi import build_document
+from backend.api.print_jobs import print_jobs
+from backend.api.queue import queue
+from backend.catalog.loader import load_catalog
+from backend.catalog.schema import Catalog
+from backend.config import Settings
+from backend.db import create_engine_for, session_factory
+from backend.errors import ApiError
+from backend.logs import install_masking
+
+logger = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+MAX_BODY_BYTES = 256 * 1024
+
+
+class JsonErrors(ErrorHandler):
+    """Every error leaves as ``{"error": {"code", "message"}}``; never an HTML page, never a stack trace."""
+
+    def default(self, request: Request, exception: Exception) -> Any:
+        if isinstance(exception, ApiError):
+            return json(exception.to_json(), status=exception.status)
+        if isinstance(exception, OperationalError | DBAPIError) and getattr(exception, "connection_invalidated", True):
+            logger.error("database unavailable: %s", type(exception).__name__)
+            error = ApiError(503, "database_unavailable", "系统暂时连不上数据库，请稍后再试，您的信息没有丢失。")
+            return json(error.to_json(), status=503)
+        if isinstance(exception, SanicException):
+            status = exception.status_code
+            messages = {404: "没有这个地址。", 405: "不支持这种请求方式。", 413: "请求内容太大。", 400: "请求格式不正确。"}
+            code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(status, "bad_request")
+            return json(ApiError(status, code, messages.get(status, "请求无法处理。")).to_json(), status=status)
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return json(ApiError(500, "internal_error", "系统出了点问题，请稍后再试。").to_json(), status=500)
+
+
+def create_app(
+    settings: Settings | None = None, *, catalog: Catalog | None = None, name: str = "jiujin_backend"
+) -> Sanic:
+    """Build the backend app. The database engine is created per worker when the server starts."""
+    settings = settings or Settings.from_env()
+    app = Sanic(name, error_handler=JsonErrors())
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+    app.ctx.catalog = catalog or load_catalog(settings.catalog_path)
+    app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
+    for blueprint in (items, cases, queue, print_jobs):
+        app.blueprint(blueprint)
+
+    @app.get("/api/v1/health")
+    async def health(request: Request):
+        """Liveness and database reachability."""
+        async with request.app.ctx.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return json({"status": "ok", "items": len(request.app.ctx.catalog.items)})
+
+    @app.get("/api/v1/openapi.json")
+    async def openapi(request: Request):
+        """The OpenAPI document of this API."""
+        return json(request.app.ctx.openapi)
+
+    @app.before_server_start
+    async def open_database(app: Sanic) -> None:
+        if settings.auto_migrate:
+            await asyncio.get_running_loop().run_in_executor(None, migrate.upgrade, settings.database_url)
+        app.ctx.engine = create_engine_for(settings.database_url)
+        app.ctx.sessions = session_factory(app.ctx.engine)
+        app.ctx.openapi = build_document(app, title="jiujin backend", version=VERSION)
+        install_masking("sanic.root", "sanic.error", "sanic.access", "sanic.server")
+
+    @app.after_server_stop
+    async def close_database(app: Sanic) -> None:
+        await app.ctx.engine.dispose()
+
+    return app

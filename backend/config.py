@@ -1,0 +1,71 @@
+"""Backend settings, read once from the environment (see `.env.example` for every variable)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the backend can be configured with."""
+
+    database_url: str = f"sqlite:///{VAR_DIR / 'jiujin.db'}"
+    """SQLAlchemy URL; ``postgresql://…`` in production. Drivers are chosen by `backend.db`."""
+    host: str = "127.0.0.1"
+    """Interface the backend listens on."""
+    port: int = 8000
+    """TCP port of the backend."""
+    catalog_path: Path = PROJECT_ROOT / "backend" / "catalog" / "items.yml"
+    """The catalog data file."""
+    auto_migrate: bool = True
+    """Apply Alembic migrations when the server starts (safe with several replicas: a lock serialises them)."""
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    """Local time of the centre: decides the service day, case-number dates and deadlines."""
+    window_count: int = 6
+    """Number of service windows in the hall (windows are numbered 1..window_count)."""
+    priority_streak_cap: int = 3
+    """At most this many 绿色通道 (V) tickets are called in a row while 综合 (A) tickets wait."""
+    print_lease_seconds: int = 120
+    """A claimed print job not confirmed within this time may be claimed again (printer worker crashed)."""
+    workers: int = 1
+    """Sanic worker processes."""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Build settings from environment variables, falling back to the embedded defaults."""
+        defaults = cls()
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or defaults.database_url,
+            host=os.environ.get("BACKEND_HOST") or defaults.host,
+            port=_int("BACKEND_PORT", defaults.port),
+            catalog_path=Path(os.environ.get("CATALOG_PATH") or defaults.catalog_path),
+            auto_migrate=_bool("DB_AUTO_MIGRATE", defaults.auto_migrate),
+            timezone=ZoneInfo(os.environ.get("CENTRE_TIMEZONE") or "Asia/Shanghai"),
+            window_count=_int("WINDOW_COUNT", defaults.window_count),
+            priority_streak_cap=_int("QUEUE_PRIORITY_STREAK_CAP", defaults.priority_streak_cap),
+            print_lease_seconds=_int("PRINT_LEASE_SECONDS", defaults.print_lease_seconds),
+            workers=_int("BACKEND_WORKERS", defaults.workers),
+        )

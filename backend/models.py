@@ -1,0 +1,244 @@
+"""The backend's tables (SQLAlchemy 2 declarative). Migrations in `backend/migrations` mirror this file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from backend.catalog.checklist import Need
+from backend.status import CaseStatus
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now; every timestamp is stored in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """SQLite returns naive datetimes for timezone-aware columns; they are UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations name constraints the same on every database."""
+
+    type_annotation_map = {dt.datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+Base.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Store enum values (not names) as VARCHAR with a CHECK constraint: portable and readable in SQL."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=24,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Channel(str, enum.Enum):
+    """How a case or ticket reached the centre."""
+
+    WECHAT = "wechat"
+    COUNTER = "counter"
+    PROXY = "proxy"
+
+
+class TicketCategory(str, enum.Enum):
+    """综合窗口 (A) and 绿色通道 (V: ≥70, disabled, pregnant)."""
+
+    GENERAL = "A"
+    PRIORITY = "V"
+
+
+class TicketStatus(str, enum.Enum):
+    """Life of a queue ticket."""
+
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVED = "served"
+    SKIPPED = "skipped"
+
+
+class PrintJobStatus(str, enum.Enum):
+    """Life of a print job in the spool."""
+
+    QUEUED = "queued"
+    PRINTING = "printing"
+    PRINTED = "printed"
+    CANCELLED = "cancelled"
+
+
+class StaffRole(str, enum.Enum):
+    """Console roles."""
+
+    FRONT_DESK = "front_desk"
+    DEPARTMENT = "department"
+    SOCIAL_WORKER = "social_worker"
+    ADMIN = "admin"
+
+
+class Counter(Base):
+    """Named monotonic counters (case numbers per day, queue numbers per day and category)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Resident(Base):
+    """A resident, identified by the ID number."""
+
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(String(11), index=True)
+    community: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    cases: Mapped[list[Case]] = relationship(back_populates="resident")
+
+
+class Case(Base):
+    """One application for one item (办件)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(20), unique=True)
+    item_id: Mapped[str] = mapped_column(String(64), index=True)
+    department: Mapped[str] = mapped_column(String(8), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus, "case_status"), index=True)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    immediate: Mapped[bool] = mapped_column(Boolean)
+    working_days: Mapped[int] = mapped_column(Integer, default=0)
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    proxy_name: Mapped[str | None] = mapped_column(String(50))
+    proxy_id_number: Mapped[str | None] = mapped_column(String(18))
+    proxy_phone: Mapped[str | None] = mapped_column(String(11))
+    proxy_staff: Mapped[str | None] = mapped_column(String(50))
+    """Username of the social worker who filed for the resident (代办)."""
+    consent: Mapped[str | None] = mapped_column(String(24))
+    """How the resident consented to proxy filing: in_person, sms_code, signature."""
+    wechat_openid: Mapped[str | None] = mapped_column(String(64), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    accepted_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+
+    resident: Mapped[Resident] = relationship(back_populates="cases", lazy="joined")
+    materials: Mapped[list[CaseMaterial]] = relationship(
+        back_populates="case", lazy="selectin", order_by="CaseMaterial.position", cascade="all, delete-orphan"
+    )
+
+
+class CaseMaterial(Base):
+    """One material of a case's checklist, copied from the catalog when the case was filed."""
+
+    __tablename__ = "case_materials"
+    __table_args__ = (UniqueConstraint("case_id", "material_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    material_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[Need] = mapped_column(_enum(Need, "material_status"))
+
+    case: Mapped[Case] = relationship(back_populates="materials")
+
+
+class QueueTicket(Base):
+    """A queue number; (service_day, category, seq) is unique, so no number is issued twice in a day."""
+
+    __tablename__ = "queue_tickets"
+    __table_args__ = (UniqueConstraint("service_day", "category", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_day: Mapped[dt.date] = mapped_column(Date, index=True)
+    category: Mapped[TicketCategory] = mapped_column(_enum(TicketCategory, "ticket_category"))
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus, "ticket_status"), index=True)
+    window: Mapped[int | None] = mapped_column(Integer)
+    recalls: Mapped[int] = mapped_column(Integer, default=0)
+    wechat_openid: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    called_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+
+class PrintJob(Base):
+    """A document waiting for, being printed on, or printed by a printer (the spool)."""
+
+    __tablename__ = "print_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    printer: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[PrintJobStatus] = mapped_column(_enum(PrintJobStatus, "print_job_status"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    case_number: Mapped[str | None] = mapped_column(ForeignKey("cases.case_number"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("queue_tickets.id"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    printed_at: Mapped[dt.datetime | None]
+
+
+class StaffUser(Base):
+    """A staff account of the console."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
+    department: Mapped[str | None] = mapped_column(String(8))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who changed what, when; written in the same transaction as the change."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48))
+    entity: Mapped[str] = mapped_column(String(24))
+    entity_id: Mapped[str] = mapped_column(String(32), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,1 @@
+"""Business operations on the database: one module per resource, each function one transaction's work."""

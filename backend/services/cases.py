@@ -1,0 +1,272 @@
+"""Filing cases, moving them through the status machine, and finding them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.api.schemas import CaseCreate, TransitionIn
+from backend.catalog.checklist import Need, UnknownMaterial, build_checklist
+from backend.catalog.eligibility import check_eligibility
+from backend.catalog.schema import Catalog, Item
+from backend.errors import ApiError, conflict, invalid, not_found
+from backend.identity import mask_id_number, mask_phone
+from backend.models import Case, CaseMaterial, Channel, Resident, utcnow
+from backend.services import audit
+from backend.services.counters import next_value
+from backend.status import REASON_REQUIRED, CaseStatus, IllegalTransition, check_transition
+from backend.workdays import add_working_days
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A filed case and whether this request created it (False: an idempotent replay)."""
+
+    case: Case
+    created: bool
+
+
+def find_item(catalog: Catalog, item_id: str) -> Item:
+    """The catalog item or a 404 naming it."""
+    for item in catalog.items:
+        if item.id == item_id:
+            return item
+    raise not_found("unknown_item", f"没有找到办理事项“{item_id}”。")
+
+
+def _fingerprint(request: CaseCreate) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _upsert_resident(session: AsyncSession, request: CaseCreate) -> int:
+    """Insert or refresh the resident in one statement (safe when two filings race)."""
+    data = request.resident
+    values = {"id_number": data.id_number, "name": data.name, "phone": data.phone, "community": data.community}
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(Resident).values(**values, created_at=utcnow(), updated_at=utcnow())
+    refreshed = {"name": statement.excluded.name, "updated_at": statement.excluded.updated_at}
+    if data.phone:
+        refreshed["phone"] = statement.excluded.phone
+    if data.community:
+        refreshed["community"] = statement.excluded.community
+    statement = statement.on_conflict_do_update(index_elements=["id_number"], set_=refreshed)
+    result = await session.execute(statement.returning(Resident.id))
+    return int(result.scalar_one())
+
+
+def _checklist(item: Item, request: CaseCreate) -> list[CaseMaterial]:
+    conditions = set(request.conditions)
+    if request.channel is Channel.PROXY or request.proxy is not None:
+        conditions.add("proxy")
+    try:
+        entries = build_checklist(item, conditions, request.materials_received)
+    except UnknownMaterial as exc:
+        raise invalid(
+            "unknown_material", f"“{item.name}”没有这些材料：{'、'.join(exc.material_ids)}。", field="materials_received"
+        ) from None
+    return [
+        CaseMaterial(position=index, material_id=e.material.id, name=e.material.name, status=e.need)
+        for index, e in enumerate(entries)
+    ]
+
+
+async def _existing_for_key(session: AsyncSession, key: str, fingerprint: str) -> Case | None:
+    case = (await session.execute(select(Case).where(Case.idempotency_key == key))).scalar_one_or_none()
+    if case is not None and case.request_fingerprint != fingerprint:
+        raise conflict("idempotency_key_reused", "这个请求编号已用于另一份申请，请勿重复使用。")
+    return case
+
+
+async def create_case(
+    sessions: async_sessionmaker[AsyncSession],
+    catalog: Catalog,
+    request: CaseCreate,
+    *,
+    actor: str,
+    today: dt.date,
+    idempotency_key: str | None,
+) -> Filed:
+    """File a case; with an idempotency key, a repeated request returns the case filed the first time."""
+    item = find_item(catalog, request.item_id)
+    result = check_eligibility(item, id_number=request.resident.id_number, answers=request.answers, today=today)
+    if result.eligible is False:
+        raise invalid("not_eligible", " ".join(result.reasons), details={"reasons": result.reasons})
+    materials = _checklist(item, request)
+    fingerprint = _fingerprint(request)
+    try:
+        async with sessions.begin() as session:
+            if idempotency_key:
+                existing = await _existing_for_key(session, idempotency_key, fingerprint)
+                if existing is not None:
+                    return Filed(existing, created=False)
+            resident_id = await _upsert_resident(session, request)
+            seq = await next_value(session, f"case:{today:%Y%m%d}")
+            deadline = add_working_days(today, item.processing.working_days) if not item.immediate else None
+            proxy = request.proxy
+            case = Case(
+                case_number=f"JJ-{today:%Y%m%d}-{seq:04d}",
+                item_id=item.id,
+                department=item.department.value,
+                resident_id=resident_id,
+                channel=request.channel,
+                status=CaseStatus.SUBMITTED,
+                immediate=item.immediate,
+                working_days=item.processing.working_days,
+                deadline=deadline.day if deadline else None,
+                deadline_provisional=bool(deadline and deadline.provisional),
+                proxy_name=proxy.name if proxy else None,
+                proxy_id_number=proxy.id_number if proxy else None,
+                proxy_phone=proxy.phone if proxy else None,
+                proxy_staff=proxy.staff_username if proxy else None,
+                consent=proxy.consent if proxy else None,
+                wechat_openid=request.wechat_openid,
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
+                materials=materials,
+            )
+            session.add(case)
+            await session.flush()
+            audit.record(
+                session, actor, "case.create", "case", case.case_number,
+                item=item.id, channel=request.channel.value, resident=mask_id_number(request.resident.id_number),
+                phone=mask_phone(request.resident.phone), proxy=bool(proxy),
+            )
+        logger.info("filed %s (%s) for resident %s", case.case_number, item.id, mask_id_number(request.resident.id_number))
+        return Filed(await get_case(sessions, case.case_number), created=True)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # Another request with the same key won the race; answer with its case.
+        async with sessions() as session:
+            existing = await _existing_for_key(session, idempotency_key, fingerprint)
+        if existing is None:
+            raise
+        return Filed(await get_case(sessions, existing.case_number), created=False)
+
+
+async def get_case(sessions: async_sessionmaker[AsyncSession], case_number: str) -> Case:
+    """The case with its resident and materials, or 404."""
+    async with sessions() as session:
+        case = (await session.execute(select(Case).where(Case.case_number == case_number))).scalar_one_or_none()
+    if case is None:
+        raise not_found("unknown_case", f"没有找到办件编号为 {case_number[:20]} 的办件，请核对。")
+    return case
+
+
+def _set_materials(case: Case, ids: Sequence[str], status: Need) -> None:
+    by_id = {m.material_id: m for m in case.materials}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        raise invalid("unknown_material", f"这个办件没有这些材料：{'、'.join(unknown)}。")
+    for material_id in ids:
+        if by_id[material_id].status is not Need.LOOKED_UP:
+            by_id[material_id].status = status
+
+
+async def transition_case(
+    sessions: async_sessionmaker[AsyncSession],
+    case_number: str,
+    change: TransitionIn,
+    *,
+    actor: str,
+    today: dt.date,
+) -> Case:
+    """Apply one status change (with material updates); illegal changes are refused with 409."""
+    async with sessions.begin() as session:
+        statement = select(Case).where(Case.case_number == case_number).with_for_update(of=Case)
+        case = (await session.execute(statement)).unique().scalar_one_or_none()
+        if case is None:
+            raise not_found("unknown_case", f"没有找到办件编号为 {case_number[:20]} 的办件，请核对。")
+        previous = case.status
+        try:
+            check_transition(previous, change.to)
+        except IllegalTransition:
+            raise conflict(
+                "illegal_transition",
+                f"办件当前状态为“{previous.label}”，不能改为“{change.to.label}”。",
+                details={"from": previous.value, "to": change.to.value},
+            ) from None
+        if change.to in REASON_REQUIRED and not change.reason:
+            raise invalid("reason_required", f"“{change.to.label}”需要写明原因。", field="reason")
+        _set_materials(case, change.received, Need.RECEIVED)
+        _set_materials(case, change.missing, Need.MISSING)
+        if change.to is CaseStatus.NEEDS_CORRECTION and not missing_names(case):
+            raise invalid("nothing_missing", "补正需要列明缺少的材料。", field="missing")
+        now = utcnow()
+        case.status = change.to
+        case.status_reason = change.reason
+        if change.to is CaseStatus.ACCEPTED and case.accepted_at is None:
+            case.accepted_at = now
+            if not case.immediate:
+                # The promised period runs from acceptance, not from filing.
+                deadline = add_working_days(today, case.working_days)
+                case.deadline, case.deadline_provisional = deadline.day, deadline.provisional
+        if change.to is CaseStatus.COMPLETED:
+            case.completed_at = now
+        if change.to.terminal:
+            case.closed_at = now
+        audit.record(
+            session, actor, "case.transition", "case", case.case_number,
+            **{"from": previous.value, "to": change.to.value, "reason": change.reason,
+               "received": list(change.received), "missing": list(change.missing)},
+        )
+    return await get_case(sessions, case_number)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Filters of the case list; all optional, combined with AND."""
+
+    id_number: str | None = None
+    phone: str | None = None
+    statuses: tuple[CaseStatus, ...] = ()
+    department: str | None = None
+    item_id: str | None = None
+    channel: Channel | None = None
+
+
+def _filtered(statement: Select, where: CaseFilter) -> Select:
+    if where.id_number or where.phone:
+        statement = statement.join(Resident, Case.resident_id == Resident.id)
+    if where.id_number:
+        statement = statement.where(Resident.id_number == where.id_number)
+    if where.phone:
+        statement = statement.where(Resident.phone == where.phone)
+    if where.statuses:
+        statement = statement.where(Case.status.in_(where.statuses))
+    if where.department:
+        statement = statement.where(Case.department == where.department)
+    if where.item_id:
+        statement = statement.where(Case.item_id == where.item_id)
+    if where.channel:
+        statement = statement.where(Case.channel == where.channel)
+    return statement
+
+
+async def list_cases(
+    sessions: async_sessionmaker[AsyncSession], where: CaseFilter, *, limit: int, offset: int
+) -> tuple[int, list[Case]]:
+    """(total matching, one page newest first)."""
+    async with sessions() as session:
+        total = (await session.execute(_filtered(select(func.count(Case.id)), where))).scalar_one()
+        page = _filtered(select(Case), where).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)
+        cases = list((await session.execute(page)).unique().scalars())
+    return int(total), cases
+
+
+def missing_names(case: Case) -> list[str]:
+    """Names of the case's missing materials, in checklist order (the 一次性告知 list)."""
+    return [m.name for m in case.materials if m.status is Need.MISSING]
+

@@ -1,0 +1,107 @@
+"""The print spool: jobs wait here until a printer worker claims, prints and confirms them.
+
+A claim is a lease: a job claimed by a worker that then died is claimable again after
+``print_lease_seconds``, so nothing is lost; a job is marked printed once and only once, so a
+confirmation that arrives twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.api.schemas import PrintJobCreate, PrintJobUpdate
+from backend.errors import conflict, not_found
+from backend.models import Case, PrintJob, PrintJobStatus, utcnow
+from backend.services import audit
+
+FINAL = frozenset({PrintJobStatus.PRINTED, PrintJobStatus.CANCELLED})
+
+
+async def create_job(sessions: async_sessionmaker[AsyncSession], request: PrintJobCreate, *, actor: str) -> PrintJob:
+    """Spool a job."""
+    async with sessions.begin() as session:
+        if request.case_number:
+            found = await session.execute(select(Case.id).where(Case.case_number == request.case_number))
+            if found.scalar_one_or_none() is None:
+                raise not_found("unknown_case", f"没有找到办件编号为 {request.case_number} 的办件。")
+        job = PrintJob(kind=request.kind, printer=request.printer, status=PrintJobStatus.QUEUED,
+                       payload=request.payload, case_number=request.case_number)
+        session.add(job)
+        await session.flush()
+        audit.record(session, actor, "print.create", "print_job", job.id, kind=job.kind, printer=job.printer)
+    return job
+
+
+async def get_job(sessions: async_sessionmaker[AsyncSession], job_id: int) -> PrintJob:
+    """One job or 404."""
+    async with sessions() as session:
+        job = await session.get(PrintJob, job_id)
+    if job is None:
+        raise not_found("unknown_print_job", f"没有找到打印任务 {job_id}。")
+    return job
+
+
+async def list_jobs(
+    sessions: async_sessionmaker[AsyncSession], *, status: PrintJobStatus | None, printer: str | None, limit: int
+) -> list[PrintJob]:
+    """Jobs, oldest first, filtered by status and printer."""
+    statement = select(PrintJob).order_by(PrintJob.id).limit(limit)
+    if status is not None:
+        statement = statement.where(PrintJob.status == status)
+    if printer:
+        statement = statement.where(PrintJob.printer == printer)
+    async with sessions() as session:
+        return list((await session.execute(statement)).scalars())
+
+
+async def claim_next(
+    sessions: async_sessionmaker[AsyncSession], printer: str, *, lease_seconds: int
+) -> PrintJob | None:
+    """Lease the oldest job for ``printer``: a queued one, or one whose previous lease ran out."""
+    expired = utcnow() - dt.timedelta(seconds=lease_seconds)
+    async with sessions.begin() as session:
+        statement = (
+            select(PrintJob)
+            .where(
+                PrintJob.printer == printer,
+                or_(
+                    PrintJob.status == PrintJobStatus.QUEUED,
+                    (PrintJob.status == PrintJobStatus.PRINTING) & (PrintJob.claimed_at < expired),
+                ),
+            )
+            .order_by(PrintJob.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        job = (await session.execute(statement)).scalar_one_or_none()
+        if job is None:
+            return None
+        job.status, job.claimed_at, job.attempts = PrintJobStatus.PRINTING, utcnow(), job.attempts + 1
+    return job
+
+
+async def update_job(
+    sessions: async_sessionmaker[AsyncSession], job_id: int, update: PrintJobUpdate, *, actor: str
+) -> PrintJob:
+    """Record an outcome: printed, back to the queue after a failure (with the error), or cancelled."""
+    async with sessions.begin() as session:
+        job = await session.get(PrintJob, job_id, with_for_update=True)
+        if job is None:
+            raise not_found("unknown_print_job", f"没有找到打印任务 {job_id}。")
+        if job.status is update.status and update.status in FINAL:
+            return job  # a repeated confirmation
+        if job.status in FINAL:
+            raise conflict("print_job_closed", f"打印任务 {job_id} 已结束，不能再更改。")
+        if update.status is PrintJobStatus.PRINTED and job.status is not PrintJobStatus.PRINTING:
+            raise conflict("print_job_not_claimed", f"打印任务 {job_id} 还没有被打印机领取。")
+        job.status = update.status
+        job.last_error = update.error if update.error else job.last_error
+        if update.status is PrintJobStatus.PRINTED:
+            job.printed_at = utcnow()
+        if update.status is PrintJobStatus.QUEUED:
+            job.claimed_at = None
+        audit.record(session, actor, f"print.{update.status.value}", "print_job", job.id, error=update.error)
+    return job
