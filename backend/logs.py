@@ -31,6 +31,12 @@ def install_masking(*logger_names: str) -> None:
 
 
 def configure(level: str = "INFO") -> None:
-    """Console logging for the backend's own modules, masked."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [%(name)s] %(message)s")
-    install_masking()
+    """Console logging for the project's own modules, masked (Sanic keeps its own handlers)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+    handler.addFilter(MaskingFilter())
+    for name in ("backend", "alembic"):
+        project_logger = logging.getLogger(name)
+        project_logger.handlers[:] = [handler]
+        project_logger.setLevel(level)
+        project_logger.propagate = False

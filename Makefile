@@ -1,0 +1,58 @@
+# jiujin — the two set-up commands are `make run` and `make test`; both build what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+VENV_RASA := .venv-rasa
+PY        := $(VENV)/bin/python
+PIP_FLAGS := --disable-pip-version-check --no-input --quiet
+PIP_VERSION := 24.2
+
+.PHONY: help venv venv-rasa env run test lint unit bench lock clean
+
+help:
+	@echo "make run    start the whole stack on embedded defaults (creates what is missing first)"
+	@echo "make test   run every test (creates what is missing first)"
+	@echo "make bench  print throughput and latency figures"
+	@echo "make lock   re-lock requirements/*.lock after changing pyproject.toml"
+
+# --- environments: rebuilt only when their lock file (or pyproject) changed -----------------------------
+$(VENV)/.installed: pyproject.toml requirements/app.lock
+	@test -x $(PY) || $$(scripts/find-python.sh 3.11) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) pip==$(PIP_VERSION)
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements/app.lock
+	$(PY) -m pip install $(PIP_FLAGS) --no-deps -e .
+	@touch $@
+
+$(VENV_RASA)/.installed: requirements/rasa.lock
+	@test -x $(VENV_RASA)/bin/python || $$(scripts/find-python.sh 3.10) -m venv $(VENV_RASA)
+	$(VENV_RASA)/bin/python -m pip install $(PIP_FLAGS) pip==$(PIP_VERSION)
+	$(VENV_RASA)/bin/python -m pip install $(PIP_FLAGS) -r requirements/rasa.lock
+	@touch $@
+
+venv: $(VENV)/.installed
+venv-rasa: $(VENV_RASA)/.installed
+env: venv venv-rasa
+
+# --- the two commands -----------------------------------------------------------------------------------
+run: env
+	@scripts/run.sh
+
+test: env lint unit
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+unit: venv
+	$(VENV)/bin/pytest
+
+bench: env
+	$(PY) -m bench
+
+# --- maintenance ----------------------------------------------------------------------------------------
+lock: venv venv-rasa
+	$(PY) -m pip freeze --exclude-editable > requirements/app.lock
+	$(VENV_RASA)/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip==' > requirements/rasa.lock
+
+clean:
+	rm -rf $(VENV) $(VENV_RASA) var .pytest_cache .ruff_cache

@@ -1,0 +1,90 @@
+"""``bin/jiujin``: the project's command line (database, staff accounts; more commands join as parts land)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from backend import migrate
+from backend.catalog.schema import Department
+from backend.config import Settings
+from backend.db import create_engine_for, session_factory
+from backend.models import StaffRole, StaffUser
+from backend.services import audit
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    migrate.upgrade(Settings.from_env().database_url)
+    print("database is up to date")
+    return 0
+
+
+async def _add_staff(username: str, role: StaffRole, department: str | None, password: str) -> None:
+    settings = Settings.from_env()
+    migrate.upgrade(settings.database_url)
+    engine = create_engine_for(settings.database_url)
+    try:
+        async with session_factory(engine).begin() as session:
+            existing = await session.execute(select(StaffUser).where(StaffUser.username == username))
+            user = existing.scalar_one_or_none()
+            password_hash = PasswordHasher().hash(password)
+            if user is None:
+                session.add(StaffUser(username=username, role=role, department=department, password_hash=password_hash))
+                action = "staff.create"
+            else:
+                user.role, user.department, user.password_hash, user.active = role, department, password_hash, True
+                action = "staff.update"
+            audit.record(session, "cli", action, "staff", username, role=role.value, department=department)
+    finally:
+        await engine.dispose()
+
+
+def _staff_add(args: argparse.Namespace) -> int:
+    role = StaffRole(args.role)
+    if role is StaffRole.DEPARTMENT and not args.department:
+        print("error: --department is required for the department role", file=sys.stderr)
+        return 2
+    if not args.password_stdin:
+        print("error: give the password on standard input with --password-stdin", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        print(f"error: the password needs at least {MIN_PASSWORD_LENGTH} characters", file=sys.stderr)
+        return 2
+    asyncio.run(_add_staff(args.username, role, args.department, password))
+    print(f"staff account {args.username} ({role.value}) saved")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="jiujin", description="就近办助手 jiujin")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations to DATABASE_URL").set_defaults(run=_db_upgrade)
+
+    staff = commands.add_parser("staff", help="staff accounts").add_subparsers(dest="staff_command", required=True)
+    add = staff.add_parser("add", help="create or update a staff account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=[r.value for r in StaffRole])
+    add.add_argument("--department", choices=[d.value for d in Department])
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(run=_staff_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``bin/jiujin``."""
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

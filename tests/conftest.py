@@ -1,0 +1,182 @@
+"""Shared fixtures: a backend app on a fresh SQLite file or a fresh PostgreSQL database, and its client.
+
+PostgreSQL tests create a throw-away database on the server at TEST_POSTGRES_URL (default: the local
+server) and drop it afterwards. They fail, rather than skip, when the server is not reachable: set
+JIUJIN_SKIP_POSTGRES=1 to run without it on purpose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from sanic import Sanic
+from sqlalchemy.engine import make_url
+
+from backend.app import create_app
+from backend.catalog.loader import default_catalog
+from backend.catalog.schema import Catalog
+from backend.config import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
+SKIP_POSTGRES = os.environ.get("JIUJIN_SKIP_POSTGRES") == "1"
+Sanic.test_mode = True
+_app_names = itertools.count()
+
+
+
+def make_id(area: str = "330106", born: str = "19900307", seq: str = "121") -> str:
+    """A valid 18-character resident ID number (GB 11643 check character)."""
+    body = f"{area}{born}{seq}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+
+
+ELDER_ID = "11010519491231002X"  # born 1949-12-31; the standard's own example
+YOUNG_ID = make_id()  # born 1990-03-07, 西湖区
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    """The project's catalog, loaded once."""
+    return default_catalog()
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database; yields its URL and drops it afterwards."""
+    name = f"jiujin_test_{uuid.uuid4().hex[:12]}"
+    admin = make_url(POSTGRES_ADMIN_URL)
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _database_params() -> list[Any]:
+    postgres = pytest.param("postgres", marks=[pytest.mark.postgres])
+    if SKIP_POSTGRES:
+        postgres = pytest.param("postgres", marks=[pytest.mark.skip(reason="JIUJIN_SKIP_POSTGRES=1")])
+    return ["sqlite", postgres]
+
+
+@pytest.fixture(params=_database_params())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database of each kind the backend supports."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'jiujin.db'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database (for tests where the database kind does not matter)."""
+    return f"sqlite:///{tmp_path / 'jiujin.db'}"
+
+
+def make_app(database_url: str, catalog: Catalog, **overrides: Any) -> Sanic:
+    """A backend app on ``database_url`` with a unique name (Sanic keeps a registry of names)."""
+    settings = dataclasses.replace(Settings(), database_url=database_url, **overrides)
+    return create_app(settings, catalog=catalog, name=f"jiujin_test_{next(_app_names)}")
+
+
+class Api:
+    """An HTTP client for an in-process backend app (ASGI), started once like a server worker.
+
+    Sanic's own ASGI test client runs the start-up and shut-down listeners around every request, which
+    would re-create the engine per request and serialise nothing; this one starts the app once.
+    """
+
+    def __init__(self, app: Sanic) -> None:
+        self.app = app
+        self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://jiujin.test")
+
+    async def start(self) -> None:
+        self.app.asgi = True
+        await self.app._startup()
+        await self.app._server_event("init", "before")
+        await self.app._server_event("init", "after")
+
+    async def stop(self) -> None:
+        await self._client.aclose()
+        await self.app._server_event("shutdown", "before")
+        await self.app._server_event("shutdown", "after")
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Response:
+        return Response(await self._client.request(method.upper(), path, **kwargs))
+
+    async def get(self, path: str, **kwargs: Any) -> Response:
+        return await self.request("get", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> Response:
+        return await self.request("post", path, **kwargs)
+
+    def set_today(self, day: dt.date) -> None:
+        """Make the backend believe it is ``day`` (noon, centre time)."""
+        zone = self.app.ctx.settings.timezone
+        self.app.ctx.clock = lambda: dt.datetime.combine(day, dt.time(12), zone)
+
+
+class Response:
+    """``status`` and parsed ``json`` of an httpx response (``None`` when the body is not JSON)."""
+
+    def __init__(self, raw: httpx.Response) -> None:
+        self.raw = raw
+        self.status = raw.status_code
+        self.headers = raw.headers
+        try:
+            self.json = raw.json()
+        except ValueError:
+            self.json = None
+
+
+@contextlib.asynccontextmanager
+async def running(app: Sanic) -> AsyncIterator[Api]:
+    """An Api on a started app, stopped afterwards."""
+    client = Api(app)
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.stop()
+
+
+@pytest.fixture
+async def api(database_url: str, catalog: Catalog) -> AsyncIterator[Api]:
+    """A client for a backend on a fresh database (SQLite and PostgreSQL)."""
+    async with running(make_app(database_url, catalog)) as client:
+        yield client
+
+
+@pytest.fixture
+async def sqlite_api(sqlite_url: str, catalog: Catalog) -> AsyncIterator[Api]:
+    """A client for a backend on a fresh SQLite file."""
+    async with running(make_app(sqlite_url, catalog)) as client:
+        yield client
+
+
+def case_body(item_id: str = "elderly_preferential_card", id_number: str = ELDER_ID, **extra: Any) -> dict[str, Any]:
+    """A valid case submission."""
+    body: dict[str, Any] = {
+        "item_id": item_id,
+        "resident": {"id_number": id_number, "name": "王秀英", "phone": "13812345678", "community": "骆家庄社区"},
+        "channel": "counter",
+    }
+    body.update(extra)
+    return body
