@@ -42,6 +42,7 @@ test: env lint unit
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 unit: venv
 	$(VENV)/bin/pytest

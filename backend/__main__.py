@@ -16,8 +16,14 @@ def main() -> None:
     settings = Settings.from_env()
     loader = AppLoader(factory=create_app)
     app = loader.load()
-    app.prepare(host=settings.host, port=settings.port, workers=settings.workers, access_log=True,
-                single_process=settings.workers == 1, motd=False)
+    app.prepare(
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=True,
+        single_process=settings.workers == 1,
+        motd=False,
+    )
     Sanic.serve(primary=app, app_loader=loader)
 
 

@@ -44,7 +44,12 @@ class JsonErrors(ErrorHandler):
             return json(error.to_json(), status=503)
         if isinstance(exception, SanicException):
             status = exception.status_code
-            messages = {404: "没有这个地址。", 405: "不支持这种请求方式。", 413: "请求内容太大。", 400: "请求格式不正确。"}
+            messages = {
+                404: "没有这个地址。",
+                405: "不支持这种请求方式。",
+                413: "请求内容太大。",
+                400: "请求格式不正确。",
+            }
             code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(status, "bad_request")
             return json(ApiError(status, code, messages.get(status, "请求无法处理。")).to_json(), status=status)
         logger.exception("unhandled error on %s %s", request.method, request.path)
@@ -64,6 +69,13 @@ def create_app(
     app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
     for blueprint in (items, cases, queue, print_jobs):
         app.blueprint(blueprint)
+
+    @app.on_request
+    async def refuse_huge_bodies(request: Request):
+        """Sanic's own limit applies to its HTTP server only; this one also holds behind ASGI."""
+        declared = request.headers.get("content-length", "0")
+        if (declared.isdigit() and int(declared) > MAX_BODY_BYTES) or len(request.body or b"") > MAX_BODY_BYTES:
+            raise ApiError(413, "payload_too_large", "请求内容太大。")
 
     @app.get("/api/v1/health")
     async def health(request: Request):

@@ -8,9 +8,7 @@ from typing import Any
 class ApiError(Exception):
     """An error the caller can act on: HTTP ``status``, stable ``code``, ``message`` for people."""
 
-    def __init__(
-        self, status: int, code: str, message: str, *, field: str | None = None, details: Any = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None, details: Any = None) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
         self.code = code

@@ -28,7 +28,7 @@ def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
 class Base(DeclarativeBase):
     """Declarative base with a naming convention so migrations name constraints the same on every database."""
 
-    type_annotation_map = {dt.datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+    type_annotation_map = {dt.datetime: DateTime(timezone=True), dict[str, Any]: JSON}  # noqa: RUF012 (SQLAlchemy API)
 
 
 Base.metadata.naming_convention = {
@@ -53,7 +53,7 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
-class Channel(str, enum.Enum):
+class Channel(enum.StrEnum):
     """How a case or ticket reached the centre."""
 
     WECHAT = "wechat"
@@ -61,14 +61,14 @@ class Channel(str, enum.Enum):
     PROXY = "proxy"
 
 
-class TicketCategory(str, enum.Enum):
+class TicketCategory(enum.StrEnum):
     """综合窗口 (A) and 绿色通道 (V: ≥70, disabled, pregnant)."""
 
     GENERAL = "A"
     PRIORITY = "V"
 
 
-class TicketStatus(str, enum.Enum):
+class TicketStatus(enum.StrEnum):
     """Life of a queue ticket."""
 
     WAITING = "waiting"
@@ -77,7 +77,7 @@ class TicketStatus(str, enum.Enum):
     SKIPPED = "skipped"
 
 
-class PrintJobStatus(str, enum.Enum):
+class PrintJobStatus(enum.StrEnum):
     """Life of a print job in the spool."""
 
     QUEUED = "queued"
@@ -86,7 +86,7 @@ class PrintJobStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-class StaffRole(str, enum.Enum):
+class StaffRole(enum.StrEnum):
     """Console roles."""
 
     FRONT_DESK = "front_desk"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 
 
-class CaseStatus(str, enum.Enum):
+class CaseStatus(enum.StrEnum):
     """Status codes stored and exchanged over the API; ``label`` is what people read."""
 
     SUBMITTED = "submitted"

@@ -12,27 +12,24 @@ import dataclasses
 import datetime as dt
 import itertools
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from sanic import Sanic
-from sqlalchemy.engine import make_url
 
 from backend.app import create_app
 from backend.catalog.loader import default_catalog
 from backend.catalog.schema import Catalog
 from backend.config import Settings
+from backend.testing import DEFAULT_POSTGRES_ADMIN_URL, temporary_postgres_database
 
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_ADMIN_URL)
 SKIP_POSTGRES = os.environ.get("JIUJIN_SKIP_POSTGRES") == "1"
 Sanic.test_mode = True
 _app_names = itertools.count()
-
 
 
 def make_id(area: str = "330106", born: str = "19900307", seq: str = "121") -> str:
@@ -52,19 +49,9 @@ def catalog() -> Catalog:
     return default_catalog()
 
 
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database; yields its URL and drops it afterwards."""
-    name = f"jiujin_test_{uuid.uuid4().hex[:12]}"
-    admin = make_url(POSTGRES_ADMIN_URL)
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def postgres_database():
+    """A throw-away database on the test PostgreSQL server."""
+    return temporary_postgres_database(POSTGRES_ADMIN_URL)
 
 
 def _database_params() -> list[Any]:

@@ -15,17 +15,26 @@ cases = Blueprint("cases", url_prefix="/api/v1/cases")
 
 @cases.post("/", strict_slashes=False)
 @operation(
-    "提交办件（预受理）", tag="cases", body=CaseCreate, responses={201: CaseOut, 200: CaseOut, 404: None, 409: None},
+    "提交办件（预受理）",
+    tag="cases",
+    body=CaseCreate,
+    responses={201: CaseOut, 200: CaseOut, 404: None, 409: None},
     headers=("Idempotency-Key", "X-Actor"),
 )
 async def create(request: Request):
     """File a case. 201 when created; 200 with the same case when the Idempotency-Key was seen before."""
     body = parse_body(request, CaseCreate)
     filed = await service.create_case(
-        request.app.ctx.sessions, request.app.ctx.catalog, body,
-        actor=actor(request), today=today(request), idempotency_key=idempotency_key(request),
+        request.app.ctx.sessions,
+        request.app.ctx.catalog,
+        body,
+        actor=actor(request),
+        today=today(request),
+        idempotency_key=idempotency_key(request),
     )
-    return json(case_out(filed.case, request.app.ctx.catalog).model_dump(mode="json"), status=201 if filed.created else 200)
+    return json(
+        case_out(filed.case, request.app.ctx.catalog).model_dump(mode="json"), status=201 if filed.created else 200
+    )
 
 
 @cases.get("/", strict_slashes=False)
@@ -34,8 +43,12 @@ async def list_cases(request: Request):
     """Cases matching the filters, newest first."""
     query = parse_query(request, CaseQuery, repeated=frozenset({"status"}))
     where = service.CaseFilter(
-        id_number=query.id_number, phone=query.phone, statuses=tuple(query.status), department=query.department,
-        item_id=query.item_id, channel=query.channel,
+        id_number=query.id_number,
+        phone=query.phone,
+        statuses=tuple(query.status),
+        department=query.department,
+        item_id=query.item_id,
+        channel=query.channel,
     )
     total, found = await service.list_cases(request.app.ctx.sessions, where, limit=query.limit, offset=query.offset)
     catalog = request.app.ctx.catalog

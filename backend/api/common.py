@@ -121,7 +121,9 @@ def idempotency_key(request: Request) -> str | None:
         return None
     value = value.strip()
     if not _HEADER_VALUE.fullmatch(value):
-        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key 请求头格式不正确（最多64个字母、数字或 _.:@-）。")
+        raise ApiError(
+            400, "invalid_idempotency_key", "Idempotency-Key 请求头格式不正确（最多64个字母、数字或 _.:@-）。"
+        )
     return value
 
 

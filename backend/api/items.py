@@ -8,7 +8,16 @@ from backend.api.common import parse_body, parse_query, today
 from backend.api.openapi import operation
 from backend.api.present import item_out
 from backend.api.schemas import (
-    ChecklistEntryOut, ChecklistIn, ChecklistOut, EligibilityIn, EligibilityOut, ItemList, ItemListQuery, ItemMatchList, ItemMatchOut, ItemOut,
+    ChecklistEntryOut,
+    ChecklistIn,
+    ChecklistOut,
+    EligibilityIn,
+    EligibilityOut,
+    ItemList,
+    ItemListQuery,
+    ItemMatchList,
+    ItemMatchOut,
+    ItemOut,
     ItemSearchQuery,
 )
 from backend.catalog.checklist import Need, UnknownMaterial, build_checklist
@@ -35,9 +44,9 @@ async def search(request: Request):
     """Best matches for what a resident typed."""
     query = parse_query(request, ItemSearchQuery)
     matches = search_items(request.app.ctx.catalog, query.q, limit=query.limit)
-    return json([
-        ItemMatchOut(item=item_out(m.item), score=m.score, matched=m.matched).model_dump(mode="json") for m in matches
-    ])
+    return json(
+        [ItemMatchOut(item=item_out(m.item), score=m.score, matched=m.matched).model_dump(mode="json") for m in matches]
+    )
 
 
 @items.get("/<item_id:str>")
@@ -54,10 +63,14 @@ async def eligibility(request: Request, item_id: str):
     item = find_item(request.app.ctx.catalog, item_id)
     body = parse_body(request, EligibilityIn)
     result = check_eligibility(item, id_number=body.id_number, answers=body.answers, today=today(request))
-    return json(EligibilityOut(
-        eligible=result.eligible, reasons=result.reasons, questions=[r.question for r in result.questions],
-        age=result.age,
-    ).model_dump(mode="json"))
+    return json(
+        EligibilityOut(
+            eligible=result.eligible,
+            reasons=result.reasons,
+            questions=[r.question for r in result.questions],
+            age=result.age,
+        ).model_dump(mode="json")
+    )
 
 
 @items.post("/<item_id:str>/checklist")
@@ -68,13 +81,17 @@ async def checklist(request: Request, item_id: str):
     body = parse_body(request, ChecklistIn)
     unknown_conditions = set(body.conditions) - {c.id for c in request.app.ctx.catalog.conditions}
     if unknown_conditions:
-        raise invalid("unknown_condition", f"不认识的情形：{'、'.join(sorted(unknown_conditions))}。", field="conditions")
+        raise invalid(
+            "unknown_condition", f"不认识的情形：{'、'.join(sorted(unknown_conditions))}。", field="conditions"
+        )
     try:
         entries = build_checklist(item, body.conditions, body.received)
     except UnknownMaterial as exc:
         raise invalid("unknown_material", f"“{item.name}”没有这些材料：{'、'.join(exc.material_ids)}。") from None
-    return json(ChecklistOut(
-        item_id=item.id,
-        entries=[ChecklistEntryOut(id=e.material.id, name=e.material.name, status=e.need) for e in entries],
-        missing=[e.material.name for e in entries if e.need is Need.MISSING],
-    ).model_dump(mode="json"))
+    return json(
+        ChecklistOut(
+            item_id=item.id,
+            entries=[ChecklistEntryOut(id=e.material.id, name=e.material.name, status=e.need) for e in entries],
+            missing=[e.material.name for e in entries if e.need is Need.MISSING],
+        ).model_dump(mode="json")
+    )

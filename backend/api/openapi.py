@@ -87,7 +87,7 @@ def build_document(app: Sanic, *, title: str, version: str) -> dict[str, Any]:
     for route, op in sorted(routes, key=lambda pair: pair[0].path):
         path, parameters = _path_and_params(route.path)
         if op.query is not None:
-            query_schema = op.query.model_json_schema()
+            query_schema = schemas[op.query.__name__]
             required = set(query_schema.get("required", []))
             for name, prop in query_schema.get("properties", {}).items():
                 parameters.append({"name": name, "in": "query", "required": name in required, "schema": prop})
@@ -113,8 +113,10 @@ def build_document(app: Sanic, *, title: str, version: str) -> dict[str, Any]:
             if schema is not None:
                 response["content"] = {"application/json": {"schema": schema}}
             entry["responses"][str(status)] = response
-        entry["responses"].setdefault("422", {
-            "description": "错误", "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}})
+        entry["responses"].setdefault(
+            "422",
+            {"description": "错误", "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}},
+        )
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = entry
     return {

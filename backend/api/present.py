@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from backend.api.schemas import (
-    CaseOut, ChecklistEntryOut, GuideOut, ItemOut, MaterialOut, PrintJobOut, TicketOut,
+    CaseOut,
+    ChecklistEntryOut,
+    GuideOut,
+    ItemOut,
+    MaterialOut,
+    PrintJobOut,
+    TicketOut,
 )
 from backend.catalog.schema import Catalog, Item, MaterialForm
 from backend.identity import mask_id_number, mask_phone
@@ -11,7 +17,11 @@ from backend.models import Case, PrintJob, as_utc
 from backend.services.cases import missing_names
 from backend.services.queue import Placed
 
-FORM_LABELS = {MaterialForm.ORIGINAL: "原件", MaterialForm.COPY: "复印件", MaterialForm.ORIGINAL_AND_COPY: "原件及复印件"}
+FORM_LABELS = {
+    MaterialForm.ORIGINAL: "原件",
+    MaterialForm.COPY: "复印件",
+    MaterialForm.ORIGINAL_AND_COPY: "原件及复印件",
+}
 
 
 def item_out(item: Item) -> ItemOut:
@@ -30,8 +40,14 @@ def item_out(item: Item) -> ItemOut:
         guide=GuideOut(**item.guide.model_dump()),
         materials=[
             MaterialOut(
-                id=m.id, name=m.name, form=m.form.value, form_label=FORM_LABELS[m.form], count=m.count,
-                looked_up=m.looked_up, condition=m.condition, note=m.note,
+                id=m.id,
+                name=m.name,
+                form=m.form.value,
+                form_label=FORM_LABELS[m.form],
+                count=m.count,
+                looked_up=m.looked_up,
+                condition=m.condition,
+                note=m.note,
             )
             for m in item.materials
         ],
@@ -74,8 +90,16 @@ def ticket_out(placed: Placed) -> TicketOut:
     """A ticket and the people ahead of it."""
     t = placed.ticket
     return TicketOut(
-        id=t.id, number=t.number, category=t.category, status=t.status, channel=t.channel, service_day=t.service_day,
-        ahead=placed.ahead, window=t.window, recalls=t.recalls, created_at=as_utc(t.created_at),
+        id=t.id,
+        number=t.number,
+        category=t.category,
+        status=t.status,
+        channel=t.channel,
+        service_day=t.service_day,
+        ahead=placed.ahead,
+        window=t.window,
+        recalls=t.recalls,
+        created_at=as_utc(t.created_at),
         called_at=as_utc(t.called_at),
     )
 
@@ -83,7 +107,14 @@ def ticket_out(placed: Placed) -> TicketOut:
 def job_out(job: PrintJob) -> PrintJobOut:
     """A print job."""
     return PrintJobOut(
-        id=job.id, kind=job.kind, printer=job.printer, status=job.status, payload=job.payload,
-        case_number=job.case_number, attempts=job.attempts, last_error=job.last_error,
-        created_at=as_utc(job.created_at), printed_at=as_utc(job.printed_at),
+        id=job.id,
+        kind=job.kind,
+        printer=job.printer,
+        status=job.status,
+        payload=job.payload,
+        case_number=job.case_number,
+        attempts=job.attempts,
+        last_error=job.last_error,
+        created_at=as_utc(job.created_at),
+        printed_at=as_utc(job.printed_at),
     )

@@ -14,8 +14,9 @@ print_jobs = Blueprint("print_jobs", url_prefix="/api/v1/print-jobs")
 
 
 @print_jobs.post("/", strict_slashes=False)
-@operation("新建打印任务", tag="print", body=PrintJobCreate, responses={201: PrintJobOut, 404: None},
-           headers=("X-Actor",))
+@operation(
+    "新建打印任务", tag="print", body=PrintJobCreate, responses={201: PrintJobOut, 404: None}, headers=("X-Actor",)
+)
 async def create(request: Request):
     """Spool a document."""
     job = await service.create_job(request.app.ctx.sessions, parse_body(request, PrintJobCreate), actor=actor(request))
@@ -27,8 +28,9 @@ async def create(request: Request):
 async def list_jobs(request: Request):
     """Jobs, oldest first."""
     query = parse_query(request, PrintJobQuery)
-    jobs = await service.list_jobs(request.app.ctx.sessions, status=query.status, printer=query.printer,
-                                   limit=query.limit)
+    jobs = await service.list_jobs(
+        request.app.ctx.sessions, status=query.status, printer=query.printer, limit=query.limit
+    )
     return json([job_out(j).model_dump(mode="json") for j in jobs])
 
 
@@ -44,14 +46,20 @@ async def get(request: Request, job_id: int):
 async def claim(request: Request):
     """Lease the next job for a printer; 204 when there is none."""
     body = parse_body(request, PrintClaimIn)
-    job = await service.claim_next(request.app.ctx.sessions, body.printer,
-                                   lease_seconds=request.app.ctx.settings.print_lease_seconds)
+    job = await service.claim_next(
+        request.app.ctx.sessions, body.printer, lease_seconds=request.app.ctx.settings.print_lease_seconds
+    )
     return empty() if job is None else json(job_out(job).model_dump(mode="json"))
 
 
 @print_jobs.post("/<job_id:int>/status")
-@operation("报告打印结果或取消", tag="print", body=PrintJobUpdate, responses={200: PrintJobOut, 404: None, 409: None},
-           headers=("X-Actor",))
+@operation(
+    "报告打印结果或取消",
+    tag="print",
+    body=PrintJobUpdate,
+    responses={200: PrintJobOut, 404: None, 409: None},
+    headers=("X-Actor",),
+)
 async def update(request: Request, job_id: int):
     """Printed, back to the queue after a fault, or cancelled by staff."""
     body = parse_body(request, PrintJobUpdate)

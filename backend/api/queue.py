@@ -22,8 +22,13 @@ def _window(request: Request, window: int) -> int:
 
 
 @queue.post("/tickets")
-@operation("取号", tag="queue", body=TicketCreate, responses={201: TicketOut, 200: TicketOut},
-           headers=("Idempotency-Key", "X-Actor"))
+@operation(
+    "取号",
+    tag="queue",
+    body=TicketCreate,
+    responses={201: TicketOut, 200: TicketOut},
+    headers=("Idempotency-Key", "X-Actor"),
+)
 async def take(request: Request):
     """Take the next number of the day; ``ahead`` is how many are expected to be served first."""
     body = parse_body(request, TicketCreate)
@@ -48,7 +53,10 @@ async def follow(request: Request, number: str):
 async def call_next(request: Request, window: int):
     """Finish the window's current ticket and call the next (404 when nobody waits)."""
     ticket = await service.call_next(
-        request.app.ctx.sessions, _window(request, window), actor=actor(request), today=today(request),
+        request.app.ctx.sessions,
+        _window(request, window),
+        actor=actor(request),
+        today=today(request),
         priority_streak_cap=request.app.ctx.settings.priority_streak_cap,
     )
     return json(ticket_out(Placed(ticket, 0)).model_dump(mode="json"))

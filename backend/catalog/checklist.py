@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from backend.catalog.schema import Item, Material
 
 
-class Need(str, enum.Enum):
+class Need(enum.StrEnum):
     """Where one material of the checklist stands."""
 
     RECEIVED = "received"

@@ -22,9 +22,7 @@ class Eligibility:
     age: int | None = None
 
 
-def check_eligibility(
-    item: Item, *, id_number: str | None, answers: Mapping[str, bool], today: dt.date
-) -> Eligibility:
+def check_eligibility(item: Item, *, id_number: str | None, answers: Mapping[str, bool], today: dt.date) -> Eligibility:
     """Evaluate every rule of ``item``. ``answers`` maps a residence requirement (e.g. local_hukou) to yes/no."""
     reasons: list[str] = []
     open_rules: list[ResidenceRule] = []

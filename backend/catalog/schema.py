@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 SNAKE_ID = r"^[a-z][a-z0-9_]*$"
 
 
-class Department(str, enum.Enum):
+class Department(enum.StrEnum):
     """The six departments whose items the centre handles (后台分类办理)."""
 
     MEDICAL_INSURANCE = "医保"
@@ -27,14 +27,14 @@ class Department(str, enum.Enum):
     PUBLIC_SECURITY = "公安"
 
 
-class ProcessingKind(str, enum.Enum):
+class ProcessingKind(enum.StrEnum):
     """即办件 are finished on the spot; 承诺件 within a promised number of working days."""
 
     IMMEDIATE = "immediate"
     PROMISED = "promised"
 
 
-class DecidedAt(str, enum.Enum):
+class DecidedAt(enum.StrEnum):
     """Where the decision is taken: this centre, the street office (街道) or the district (区)."""
 
     CENTRE = "centre"
@@ -42,7 +42,7 @@ class DecidedAt(str, enum.Enum):
     DISTRICT = "district"
 
 
-class MaterialForm(str, enum.Enum):
+class MaterialForm(enum.StrEnum):
     """Whether the resident shows the original, hands in a copy, or both."""
 
     ORIGINAL = "original"
@@ -100,7 +100,7 @@ class AgeRule(_Strict):
         return self
 
 
-class Residence(str, enum.Enum):
+class Residence(enum.StrEnum):
     """What the resident's 户籍 / residence must be for a residence rule."""
 
     LOCAL_HUKOU = "local_hukou"
@@ -218,4 +218,3 @@ class Catalog(_Strict):
                         f"item {item.id!r} material {material.id!r}: unknown condition {material.condition!r}"
                     )
         return self
-

@@ -18,7 +18,7 @@ from backend.api.schemas import CaseCreate, TransitionIn
 from backend.catalog.checklist import Need, UnknownMaterial, build_checklist
 from backend.catalog.eligibility import check_eligibility
 from backend.catalog.schema import Catalog, Item
-from backend.errors import ApiError, conflict, invalid, not_found
+from backend.errors import conflict, invalid, not_found
 from backend.identity import mask_id_number, mask_phone
 from backend.models import Case, CaseMaterial, Channel, Resident, utcnow
 from backend.services import audit
@@ -74,7 +74,9 @@ def _checklist(item: Item, request: CaseCreate) -> list[CaseMaterial]:
         entries = build_checklist(item, conditions, request.materials_received)
     except UnknownMaterial as exc:
         raise invalid(
-            "unknown_material", f"“{item.name}”没有这些材料：{'、'.join(exc.material_ids)}。", field="materials_received"
+            "unknown_material",
+            f"“{item.name}”没有这些材料：{'、'.join(exc.material_ids)}。",
+            field="materials_received",
         ) from None
     return [
         CaseMaterial(position=index, material_id=e.material.id, name=e.material.name, status=e.need)
@@ -139,11 +141,20 @@ async def create_case(
             session.add(case)
             await session.flush()
             audit.record(
-                session, actor, "case.create", "case", case.case_number,
-                item=item.id, channel=request.channel.value, resident=mask_id_number(request.resident.id_number),
-                phone=mask_phone(request.resident.phone), proxy=bool(proxy),
+                session,
+                actor,
+                "case.create",
+                "case",
+                case.case_number,
+                item=item.id,
+                channel=request.channel.value,
+                resident=mask_id_number(request.resident.id_number),
+                phone=mask_phone(request.resident.phone),
+                proxy=bool(proxy),
             )
-        logger.info("filed %s (%s) for resident %s", case.case_number, item.id, mask_id_number(request.resident.id_number))
+        logger.info(
+            "filed %s (%s) for resident %s", case.case_number, item.id, mask_id_number(request.resident.id_number)
+        )
         return Filed(await get_case(sessions, case.case_number), created=True)
     except IntegrityError:
         if not idempotency_key:
@@ -218,9 +229,18 @@ async def transition_case(
         if change.to.terminal:
             case.closed_at = now
         audit.record(
-            session, actor, "case.transition", "case", case.case_number,
-            **{"from": previous.value, "to": change.to.value, "reason": change.reason,
-               "received": list(change.received), "missing": list(change.missing)},
+            session,
+            actor,
+            "case.transition",
+            "case",
+            case.case_number,
+            **{
+                "from": previous.value,
+                "to": change.to.value,
+                "reason": change.reason,
+                "received": list(change.received),
+                "missing": list(change.missing),
+            },
         )
     return await get_case(sessions, case_number)
 
@@ -261,7 +281,9 @@ async def list_cases(
     """(total matching, one page newest first)."""
     async with sessions() as session:
         total = (await session.execute(_filtered(select(func.count(Case.id)), where))).scalar_one()
-        page = _filtered(select(Case), where).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)
+        page = (
+            _filtered(select(Case), where).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)
+        )
         cases = list((await session.execute(page)).unique().scalars())
     return int(total), cases
 
@@ -269,4 +291,3 @@ async def list_cases(
 def missing_names(case: Case) -> list[str]:
     """Names of the case's missing materials, in checklist order (the 一次性告知 list)."""
     return [m.name for m in case.materials if m.status is Need.MISSING]
-

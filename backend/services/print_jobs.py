@@ -27,8 +27,13 @@ async def create_job(sessions: async_sessionmaker[AsyncSession], request: PrintJ
             found = await session.execute(select(Case.id).where(Case.case_number == request.case_number))
             if found.scalar_one_or_none() is None:
                 raise not_found("unknown_case", f"没有找到办件编号为 {request.case_number} 的办件。")
-        job = PrintJob(kind=request.kind, printer=request.printer, status=PrintJobStatus.QUEUED,
-                       payload=request.payload, case_number=request.case_number)
+        job = PrintJob(
+            kind=request.kind,
+            printer=request.printer,
+            status=PrintJobStatus.QUEUED,
+            payload=request.payload,
+            case_number=request.case_number,
+        )
         session.add(job)
         await session.flush()
         audit.record(session, actor, "print.create", "print_job", job.id, kind=job.kind, printer=job.printer)

@@ -73,10 +73,17 @@ async def take_ticket(
         await session.flush()
         ahead = await _ahead(session, ticket)
         if request.channel is Channel.COUNTER:
-            payload = {"number": ticket.number, "category": ticket.category.value, "ahead": ahead,
-                       "service_day": today.isoformat()}
-            session.add(PrintJob(kind="ticket", printer="ticket", status=PrintJobStatus.QUEUED, payload=payload,
-                                 ticket_id=ticket.id))
+            payload = {
+                "number": ticket.number,
+                "category": ticket.category.value,
+                "ahead": ahead,
+                "service_day": today.isoformat(),
+            }
+            session.add(
+                PrintJob(
+                    kind="ticket", printer="ticket", status=PrintJobStatus.QUEUED, payload=payload, ticket_id=ticket.id
+                )
+            )
         audit.record(session, actor, "queue.take", "ticket", ticket.number, channel=request.channel.value)
     return Placed(ticket, ahead)
 

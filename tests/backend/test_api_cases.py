@@ -93,8 +93,8 @@ async def test_list_by_resident_phone_status_and_department(api: Api) -> None:
     await api.post("/api/v1/cases", json=case_body("senior_transit_card"))
     third = await api.post(
         "/api/v1/cases",
-        json=case_body("disability_certificate", other) | {"resident": {"id_number": other, "name": "赵大爷",
-                                                                          "phone": "13900001111"}},
+        json=case_body("disability_certificate", other)
+        | {"resident": {"id_number": other, "name": "赵大爷", "phone": "13900001111"}},
     )
     await api.post(f"/api/v1/cases/{third.json['case_number']}/transitions", json={"to": "accepted"})
 
@@ -124,27 +124,35 @@ async def test_a_second_filing_refreshes_the_resident(api: Api) -> None:
 
 async def test_correction_lists_everything_missing_and_audit_records_each_change(api: Api) -> None:
     api.set_today(dt.date(2026, 11, 26))
-    filed = await api.post("/api/v1/cases", json=case_body("residence_permit", YOUNG_ID,
-                                                           answers={"non_local_hukou": True}))
+    filed = await api.post(
+        "/api/v1/cases", json=case_body("residence_permit", YOUNG_ID, answers={"non_local_hukou": True})
+    )
     assert filed.status == 201, filed.json
     number = filed.json["case_number"]
     missing_at_filing = filed.json["missing"]
     assert missing_at_filing
-    step = await api.post(f"/api/v1/cases/{number}/transitions", json={"to": "needs_correction"},
-                          headers={"X-Actor": "staff:front1"})
+    step = await api.post(
+        f"/api/v1/cases/{number}/transitions", json={"to": "needs_correction"}, headers={"X-Actor": "staff:front1"}
+    )
     assert step.status == 200 and step.json["status_label"] == "待补正"
     assert step.json["missing"] == missing_at_filing
     received_all = [m["id"] for m in step.json["materials"] if m["status"] == "missing"]
-    accepted = await api.post(f"/api/v1/cases/{number}/transitions",
-                              json={"to": "accepted", "received": received_all}, headers={"X-Actor": "staff:front1"})
+    accepted = await api.post(
+        f"/api/v1/cases/{number}/transitions",
+        json={"to": "accepted", "received": received_all},
+        headers={"X-Actor": "staff:front1"},
+    )
     assert accepted.json["missing"] == [] and accepted.json["deadline"]
     rejected = await api.post(f"/api/v1/cases/{number}/transitions", json={"to": "rejected"})
     assert rejected.status == 409
     withdraw = await api.post(f"/api/v1/cases/{number}/transitions", json={"to": "withdrawn"})
     assert withdraw.status == 422 and withdraw.json["error"]["code"] == "reason_required"
     async with api.app.ctx.sessions() as session:
-        entries = (await session.execute(select(AuditEntry).where(AuditEntry.entity_id == number)
-                                         .order_by(AuditEntry.id))).scalars().all()
+        entries = (
+            (await session.execute(select(AuditEntry).where(AuditEntry.entity_id == number).order_by(AuditEntry.id)))
+            .scalars()
+            .all()
+        )
     assert [e.action for e in entries] == ["case.create", "case.transition", "case.transition"]
     assert entries[1].actor == "staff:front1" and entries[1].detail["to"] == "needs_correction"
     assert YOUNG_ID not in str(entries[0].detail)  # personal data masked in the audit log too

@@ -18,7 +18,11 @@ async def test_list_has_the_25_items_with_the_contract_fields(api: Api) -> None:
 
 async def test_list_by_department(api: Api) -> None:
     response = await api.get("/api/v1/items", params={"department": "公安"})
-    assert [i["id"] for i in response.json] == ["residence_registration", "residence_permit", "residence_permit_renewal"]
+    assert [i["id"] for i in response.json] == [
+        "residence_registration",
+        "residence_permit",
+        "residence_permit_renewal",
+    ]
     bad = await api.get("/api/v1/items", params={"department": "交通"})
     assert bad.status == 422 and bad.json["error"]["code"] == "invalid_field"
 
@@ -63,7 +67,8 @@ async def test_residence_rule_asks_then_decides(api: Api) -> None:
     asked = await api.post("/api/v1/items/residence_permit/eligibility", json={"id_number": YOUNG_ID})
     assert asked.json["eligible"] is None and asked.json["questions"]
     local = await api.post(
-        "/api/v1/items/residence_permit/eligibility", json={"id_number": YOUNG_ID, "answers": {"non_local_hukou": False}}
+        "/api/v1/items/residence_permit/eligibility",
+        json={"id_number": YOUNG_ID, "answers": {"non_local_hukou": False}},
     )
     assert local.json["eligible"] is False and local.json["reasons"]
 

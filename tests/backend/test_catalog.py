@@ -76,7 +76,10 @@ def _item(raw: dict, item_id: str) -> dict:
 @pytest.mark.parametrize(
     ("mutate", "fragments"),
     [
-        (lambda raw: _item(raw, "birth_registration").pop("guide"), ["'birth_registration'", "'guide'", "Field required"]),
+        (
+            lambda raw: _item(raw, "birth_registration").pop("guide"),
+            ["'birth_registration'", "'guide'", "Field required"],
+        ),
         (lambda raw: _item(raw, "residence_permit").update(department="交通"), ["'residence_permit'", "'department'"]),
         (
             lambda raw: _item(raw, "minimum_living_allowance")["processing"].update(working_days=0),
@@ -99,8 +102,18 @@ def _item(raw: dict, item_id: str) -> dict:
             ["'social_security_card'", "'department'", "社保"],
         ),
     ],
-    ids=["missing-guide", "bad-department", "promised-without-days", "bad-form", "unknown-field",
-         "unknown-condition", "missing-item", "duplicate-item", "unknown-id", "wrong-department"],
+    ids=[
+        "missing-guide",
+        "bad-department",
+        "promised-without-days",
+        "bad-form",
+        "unknown-field",
+        "unknown-condition",
+        "missing-item",
+        "duplicate-item",
+        "unknown-id",
+        "wrong-department",
+    ],
 )
 def test_broken_file_names_file_item_and_field(tmp_path: Path, mutate, fragments: list[str]) -> None:
     path = _write(tmp_path, mutate)

@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backend.identity import (
-    InvalidIdNumber, age_on, mask_id_number, mask_phone, mask_text, validate_id_number, validate_phone,
+    InvalidIdNumber,
+    age_on,
+    mask_id_number,
+    mask_phone,
+    mask_text,
+    validate_id_number,
+    validate_phone,
 )
 from backend.logs import MaskingFilter
 from tests.conftest import ELDER_ID, make_id

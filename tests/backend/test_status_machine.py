@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 
 import pytest
@@ -35,7 +36,7 @@ def test_every_open_case_can_still_be_closed() -> None:
 
 def test_the_main_path_and_labels() -> None:
     path = [S.SUBMITTED, S.ACCEPTED, S.NEEDS_CORRECTION, S.PROCESSING, S.COMPLETED, S.HANDED_OUT]
-    assert all(can_transition(a, b) for a, b in zip(path, path[1:], strict=False))
+    assert all(can_transition(a, b) for a, b in itertools.pairwise(path))
     assert [s.label for s in path] == ["待受理", "已受理", "待补正", "办理中", "办结", "已出件"]
     assert S.DELIVERED.label == "已送达" and S.REJECTED.label == "不予受理" and S.WITHDRAWN.label == "撤销"
 
