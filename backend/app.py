@@ -22,7 +22,7 @@ from backend.api.queue import queue
 from backend.catalog.loader import load_catalog
 from backend.catalog.schema import Catalog
 from backend.config import Settings
-from backend.db import create_engine_for, session_factory
+from backend.db import Database
 from backend.errors import ApiError
 from backend.logs import install_masking
 
@@ -80,8 +80,8 @@ def create_app(
     @app.get("/api/v1/health")
     async def health(request: Request):
         """Liveness and database reachability."""
-        async with request.app.ctx.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with request.app.ctx.db.read() as session:
+            await session.execute(text("SELECT 1"))
         return json({"status": "ok", "items": len(request.app.ctx.catalog.items)})
 
     @app.get("/api/v1/openapi.json")
@@ -93,13 +93,12 @@ def create_app(
     async def open_database(app: Sanic) -> None:
         if settings.auto_migrate:
             await asyncio.get_running_loop().run_in_executor(None, migrate.upgrade, settings.database_url)
-        app.ctx.engine = create_engine_for(settings.database_url)
-        app.ctx.sessions = session_factory(app.ctx.engine)
+        app.ctx.db = Database(settings.database_url)
         app.ctx.openapi = build_document(app, title="jiujin backend", version=VERSION)
         install_masking("sanic.root", "sanic.error", "sanic.access", "sanic.server")
 
     @app.after_server_stop
     async def close_database(app: Sanic) -> None:
-        await app.ctx.engine.dispose()
+        await app.ctx.db.dispose()
 
     return app

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from backend import migrate
 from backend.catalog.schema import Department
 from backend.config import Settings
-from backend.db import create_engine_for, session_factory
+from backend.db import Database
 from backend.models import StaffRole, StaffUser
 from backend.services import audit
 
@@ -28,9 +28,9 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 async def _add_staff(username: str, role: StaffRole, department: str | None, password: str) -> None:
     settings = Settings.from_env()
     migrate.upgrade(settings.database_url)
-    engine = create_engine_for(settings.database_url)
+    db = Database(settings.database_url)
     try:
-        async with session_factory(engine).begin() as session:
+        async with db.write() as session:
             existing = await session.execute(select(StaffUser).where(StaffUser.username == username))
             user = existing.scalar_one_or_none()
             password_hash = PasswordHasher().hash(password)
@@ -42,7 +42,7 @@ async def _add_staff(username: str, role: StaffRole, department: str | None, pas
                 action = "staff.update"
             audit.record(session, "cli", action, "staff", username, role=role.value, department=department)
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 def _staff_add(args: argparse.Namespace) -> int:

@@ -7,13 +7,16 @@ transaction. PostgreSQL goes through psycopg 3, which serves both the async and 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +99,45 @@ def create_sync_engine_for(url: str | URL) -> Engine:
     return create_engine(target, pool_pre_ping=True)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker:
-    """Sessions that keep loaded attributes after commit (responses are built after committing)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+class Database:
+    """The app's database: ``read()`` for queries, ``write()`` for one transaction that commits on success.
+
+    On SQLite, writes in one process queue on an asyncio lock before taking the database's write lock, so
+    concurrent requests wait their turn in the event loop instead of in SQLite's busy-retry sleeps, and
+    reads use their own engine with ordinary (deferred) transactions, which WAL never blocks.
+    Sessions keep loaded attributes after commit, since responses are built after committing.
+    """
+
+    def __init__(self, url: str | URL) -> None:
+        self.url = url
+        self.engine = create_engine_for(url)
+        self._writes = async_sessionmaker(self.engine, expire_on_commit=False)
+        if is_sqlite(url):
+            self._read_engine: AsyncEngine | None = create_async_engine(
+                async_url(url), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
+            )
+            self._reads = async_sessionmaker(self._read_engine, expire_on_commit=False)
+            self._write_lock: asyncio.Lock | None = asyncio.Lock()
+        else:
+            self._read_engine, self._reads, self._write_lock = None, self._writes, None
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for queries (its transaction is rolled back at the end)."""
+        async with self._reads() as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed when the block ends, rolled back on an exception."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            session = await stack.enter_async_context(self._writes.begin())
+            yield session
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+        if self._read_engine is not None:
+            await self._read_engine.dispose()

@@ -25,7 +25,7 @@ async def create(request: Request):
     """File a case. 201 when created; 200 with the same case when the Idempotency-Key was seen before."""
     body = parse_body(request, CaseCreate)
     filed = await service.create_case(
-        request.app.ctx.sessions,
+        request.app.ctx.db,
         request.app.ctx.catalog,
         body,
         actor=actor(request),
@@ -50,7 +50,7 @@ async def list_cases(request: Request):
         item_id=query.item_id,
         channel=query.channel,
     )
-    total, found = await service.list_cases(request.app.ctx.sessions, where, limit=query.limit, offset=query.offset)
+    total, found = await service.list_cases(request.app.ctx.db, where, limit=query.limit, offset=query.offset)
     catalog = request.app.ctx.catalog
     return json(CaseListOut(total=total, cases=[case_out(c, catalog) for c in found]).model_dump(mode="json"))
 
@@ -59,7 +59,7 @@ async def list_cases(request: Request):
 @operation("查看办件", tag="cases", responses={200: CaseOut, 404: None})
 async def get(request: Request, case_number: str):
     """One case by its number."""
-    case = await service.get_case(request.app.ctx.sessions, case_number)
+    case = await service.get_case(request.app.ctx.db, case_number)
     return json(case_out(case, request.app.ctx.catalog).model_dump(mode="json"))
 
 
@@ -71,6 +71,6 @@ async def transition(request: Request, case_number: str):
     """Move the case along the status machine; an illegal change gets 409."""
     body = parse_body(request, TransitionIn)
     case = await service.transition_case(
-        request.app.ctx.sessions, case_number, body, actor=actor(request), today=today(request)
+        request.app.ctx.db, case_number, body, actor=actor(request), today=today(request)
     )
     return json(case_out(case, request.app.ctx.catalog).model_dump(mode="json"))

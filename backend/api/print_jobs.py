@@ -19,7 +19,7 @@ print_jobs = Blueprint("print_jobs", url_prefix="/api/v1/print-jobs")
 )
 async def create(request: Request):
     """Spool a document."""
-    job = await service.create_job(request.app.ctx.sessions, parse_body(request, PrintJobCreate), actor=actor(request))
+    job = await service.create_job(request.app.ctx.db, parse_body(request, PrintJobCreate), actor=actor(request))
     return json(job_out(job).model_dump(mode="json"), status=201)
 
 
@@ -28,9 +28,7 @@ async def create(request: Request):
 async def list_jobs(request: Request):
     """Jobs, oldest first."""
     query = parse_query(request, PrintJobQuery)
-    jobs = await service.list_jobs(
-        request.app.ctx.sessions, status=query.status, printer=query.printer, limit=query.limit
-    )
+    jobs = await service.list_jobs(request.app.ctx.db, status=query.status, printer=query.printer, limit=query.limit)
     return json([job_out(j).model_dump(mode="json") for j in jobs])
 
 
@@ -38,7 +36,7 @@ async def list_jobs(request: Request):
 @operation("查看打印任务", tag="print", responses={200: PrintJobOut, 404: None})
 async def get(request: Request, job_id: int):
     """One job."""
-    return json(job_out(await service.get_job(request.app.ctx.sessions, job_id)).model_dump(mode="json"))
+    return json(job_out(await service.get_job(request.app.ctx.db, job_id)).model_dump(mode="json"))
 
 
 @print_jobs.post("/claim")
@@ -47,7 +45,7 @@ async def claim(request: Request):
     """Lease the next job for a printer; 204 when there is none."""
     body = parse_body(request, PrintClaimIn)
     job = await service.claim_next(
-        request.app.ctx.sessions, body.printer, lease_seconds=request.app.ctx.settings.print_lease_seconds
+        request.app.ctx.db, body.printer, lease_seconds=request.app.ctx.settings.print_lease_seconds
     )
     return empty() if job is None else json(job_out(job).model_dump(mode="json"))
 
@@ -63,5 +61,5 @@ async def claim(request: Request):
 async def update(request: Request, job_id: int):
     """Printed, back to the queue after a fault, or cancelled by staff."""
     body = parse_body(request, PrintJobUpdate)
-    job = await service.update_job(request.app.ctx.sessions, job_id, body, actor=actor(request))
+    job = await service.update_job(request.app.ctx.db, job_id, body, actor=actor(request))
     return json(job_out(job).model_dump(mode="json"))

@@ -34,7 +34,7 @@ async def take(request: Request):
     body = parse_body(request, TicketCreate)
     key = idempotency_key(request)
     placed = await service.take_ticket(
-        request.app.ctx.sessions, body, actor=actor(request), today=today(request), idempotency_key=key
+        request.app.ctx.db, body, actor=actor(request), today=today(request), idempotency_key=key
     )
     return json(ticket_out(placed).model_dump(mode="json"), status=201)
 
@@ -44,7 +44,7 @@ async def take(request: Request):
 async def follow(request: Request, number: str):
     """A ticket's status and how many are ahead."""
     query = parse_query(request, TicketQuery)
-    placed = await service.find_ticket(request.app.ctx.sessions, number.upper(), query.day or today(request))
+    placed = await service.find_ticket(request.app.ctx.db, number.upper(), query.day or today(request))
     return json(ticket_out(placed).model_dump(mode="json"))
 
 
@@ -53,7 +53,7 @@ async def follow(request: Request, number: str):
 async def call_next(request: Request, window: int):
     """Finish the window's current ticket and call the next (404 when nobody waits)."""
     ticket = await service.call_next(
-        request.app.ctx.sessions,
+        request.app.ctx.db,
         _window(request, window),
         actor=actor(request),
         today=today(request),
@@ -67,7 +67,7 @@ async def call_next(request: Request, window: int):
 async def recall(request: Request, window: int):
     """Call the window's current number again."""
     ticket = await service.recall(
-        request.app.ctx.sessions, _window(request, window), actor=actor(request), today=today(request)
+        request.app.ctx.db, _window(request, window), actor=actor(request), today=today(request)
     )
     return json(ticket_out(Placed(ticket, 0)).model_dump(mode="json"))
 
@@ -77,7 +77,7 @@ async def recall(request: Request, window: int):
 async def skip(request: Request, window: int):
     """Mark the window's current number as not present."""
     ticket = await service.skip(
-        request.app.ctx.sessions, _window(request, window), actor=actor(request), today=today(request)
+        request.app.ctx.db, _window(request, window), actor=actor(request), today=today(request)
     )
     return json(ticket_out(Placed(ticket, 0)).model_dump(mode="json"))
 
@@ -88,6 +88,6 @@ async def status(request: Request):
     """Waiting per category and the number each window serves."""
     settings = request.app.ctx.settings
     day = today(request)
-    waiting, serving = await service.hall_status(request.app.ctx.sessions, day, settings.window_count)
+    waiting, serving = await service.hall_status(request.app.ctx.db, day, settings.window_count)
     windows = [WindowOut(window=w, number=serving.get(w)) for w in range(1, settings.window_count + 1)]
     return json(QueueStatusOut(service_day=day, waiting=waiting, windows=windows).model_dump(mode="json"))

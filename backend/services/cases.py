@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.schemas import CaseCreate, TransitionIn
 from backend.catalog.checklist import Need, UnknownMaterial, build_checklist
 from backend.catalog.eligibility import check_eligibility
 from backend.catalog.schema import Catalog, Item
+from backend.db import Database
 from backend.errors import conflict, invalid, not_found
 from backend.identity import mask_id_number, mask_phone
 from backend.models import Case, CaseMaterial, Channel, Resident, utcnow
@@ -92,7 +93,7 @@ async def _existing_for_key(session: AsyncSession, key: str, fingerprint: str) -
 
 
 async def create_case(
-    sessions: async_sessionmaker[AsyncSession],
+    db: Database,
     catalog: Catalog,
     request: CaseCreate,
     *,
@@ -108,7 +109,7 @@ async def create_case(
     materials = _checklist(item, request)
     fingerprint = _fingerprint(request)
     try:
-        async with sessions.begin() as session:
+        async with db.write() as session:
             if idempotency_key:
                 existing = await _existing_for_key(session, idempotency_key, fingerprint)
                 if existing is not None:
@@ -155,21 +156,21 @@ async def create_case(
         logger.info(
             "filed %s (%s) for resident %s", case.case_number, item.id, mask_id_number(request.resident.id_number)
         )
-        return Filed(await get_case(sessions, case.case_number), created=True)
+        return Filed(await get_case(db, case.case_number), created=True)
     except IntegrityError:
         if not idempotency_key:
             raise
         # Another request with the same key won the race; answer with its case.
-        async with sessions() as session:
+        async with db.read() as session:
             existing = await _existing_for_key(session, idempotency_key, fingerprint)
         if existing is None:
             raise
-        return Filed(await get_case(sessions, existing.case_number), created=False)
+        return Filed(await get_case(db, existing.case_number), created=False)
 
 
-async def get_case(sessions: async_sessionmaker[AsyncSession], case_number: str) -> Case:
+async def get_case(db: Database, case_number: str) -> Case:
     """The case with its resident and materials, or 404."""
-    async with sessions() as session:
+    async with db.read() as session:
         case = (await session.execute(select(Case).where(Case.case_number == case_number))).scalar_one_or_none()
     if case is None:
         raise not_found("unknown_case", f"没有找到办件编号为 {case_number[:20]} 的办件，请核对。")
@@ -187,7 +188,7 @@ def _set_materials(case: Case, ids: Sequence[str], status: Need) -> None:
 
 
 async def transition_case(
-    sessions: async_sessionmaker[AsyncSession],
+    db: Database,
     case_number: str,
     change: TransitionIn,
     *,
@@ -195,7 +196,7 @@ async def transition_case(
     today: dt.date,
 ) -> Case:
     """Apply one status change (with material updates); illegal changes are refused with 409."""
-    async with sessions.begin() as session:
+    async with db.write() as session:
         statement = select(Case).where(Case.case_number == case_number).with_for_update(of=Case)
         case = (await session.execute(statement)).unique().scalar_one_or_none()
         if case is None:
@@ -242,7 +243,7 @@ async def transition_case(
                 "missing": list(change.missing),
             },
         )
-    return await get_case(sessions, case_number)
+    return await get_case(db, case_number)
 
 
 @dataclass(frozen=True)
@@ -275,11 +276,9 @@ def _filtered(statement: Select, where: CaseFilter) -> Select:
     return statement
 
 
-async def list_cases(
-    sessions: async_sessionmaker[AsyncSession], where: CaseFilter, *, limit: int, offset: int
-) -> tuple[int, list[Case]]:
+async def list_cases(db: Database, where: CaseFilter, *, limit: int, offset: int) -> tuple[int, list[Case]]:
     """(total matching, one page newest first)."""
-    async with sessions() as session:
+    async with db.read() as session:
         total = (await session.execute(_filtered(select(func.count(Case.id)), where))).scalar_one()
         page = (
             _filtered(select(Case), where).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)

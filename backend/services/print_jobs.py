@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.api.schemas import PrintJobCreate, PrintJobUpdate
+from backend.db import Database
 from backend.errors import conflict, not_found
 from backend.models import Case, PrintJob, PrintJobStatus, utcnow
 from backend.services import audit
@@ -20,9 +20,9 @@ from backend.services import audit
 FINAL = frozenset({PrintJobStatus.PRINTED, PrintJobStatus.CANCELLED})
 
 
-async def create_job(sessions: async_sessionmaker[AsyncSession], request: PrintJobCreate, *, actor: str) -> PrintJob:
+async def create_job(db: Database, request: PrintJobCreate, *, actor: str) -> PrintJob:
     """Spool a job."""
-    async with sessions.begin() as session:
+    async with db.write() as session:
         if request.case_number:
             found = await session.execute(select(Case.id).where(Case.case_number == request.case_number))
             if found.scalar_one_or_none() is None:
@@ -40,34 +40,30 @@ async def create_job(sessions: async_sessionmaker[AsyncSession], request: PrintJ
     return job
 
 
-async def get_job(sessions: async_sessionmaker[AsyncSession], job_id: int) -> PrintJob:
+async def get_job(db: Database, job_id: int) -> PrintJob:
     """One job or 404."""
-    async with sessions() as session:
+    async with db.read() as session:
         job = await session.get(PrintJob, job_id)
     if job is None:
         raise not_found("unknown_print_job", f"没有找到打印任务 {job_id}。")
     return job
 
 
-async def list_jobs(
-    sessions: async_sessionmaker[AsyncSession], *, status: PrintJobStatus | None, printer: str | None, limit: int
-) -> list[PrintJob]:
+async def list_jobs(db: Database, *, status: PrintJobStatus | None, printer: str | None, limit: int) -> list[PrintJob]:
     """Jobs, oldest first, filtered by status and printer."""
     statement = select(PrintJob).order_by(PrintJob.id).limit(limit)
     if status is not None:
         statement = statement.where(PrintJob.status == status)
     if printer:
         statement = statement.where(PrintJob.printer == printer)
-    async with sessions() as session:
+    async with db.read() as session:
         return list((await session.execute(statement)).scalars())
 
 
-async def claim_next(
-    sessions: async_sessionmaker[AsyncSession], printer: str, *, lease_seconds: int
-) -> PrintJob | None:
+async def claim_next(db: Database, printer: str, *, lease_seconds: int) -> PrintJob | None:
     """Lease the oldest job for ``printer``: a queued one, or one whose previous lease ran out."""
     expired = utcnow() - dt.timedelta(seconds=lease_seconds)
-    async with sessions.begin() as session:
+    async with db.write() as session:
         statement = (
             select(PrintJob)
             .where(
@@ -88,11 +84,9 @@ async def claim_next(
     return job
 
 
-async def update_job(
-    sessions: async_sessionmaker[AsyncSession], job_id: int, update: PrintJobUpdate, *, actor: str
-) -> PrintJob:
+async def update_job(db: Database, job_id: int, update: PrintJobUpdate, *, actor: str) -> PrintJob:
     """Record an outcome: printed, back to the queue after a failure (with the error), or cancelled."""
-    async with sessions.begin() as session:
+    async with db.write() as session:
         job = await session.get(PrintJob, job_id, with_for_update=True)
         if job is None:
             raise not_found("unknown_print_job", f"没有找到打印任务 {job_id}。")

@@ -11,9 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.schemas import TicketCreate
+from backend.db import Database
 from backend.errors import not_found
 from backend.models import Channel, PrintJob, PrintJobStatus, QueueTicket, TicketCategory, TicketStatus, utcnow
 from backend.services import audit
@@ -44,7 +45,7 @@ async def _ahead(session: AsyncSession, ticket: QueueTicket) -> int:
 
 
 async def take_ticket(
-    sessions: async_sessionmaker[AsyncSession],
+    db: Database,
     request: TicketCreate,
     *,
     actor: str,
@@ -52,7 +53,7 @@ async def take_ticket(
     idempotency_key: str | None,
 ) -> Placed:
     """Issue the next number of the day in the category; a counter ticket is also spooled for printing."""
-    async with sessions.begin() as session:
+    async with db.write() as session:
         if idempotency_key:
             found = await session.execute(select(QueueTicket).where(QueueTicket.idempotency_key == idempotency_key))
             existing = found.scalar_one_or_none()
@@ -109,11 +110,9 @@ async def _next_category(session: AsyncSession, today: dt.date, cap: int) -> lis
     return [TicketCategory.PRIORITY, TicketCategory.GENERAL]
 
 
-async def call_next(
-    sessions: async_sessionmaker[AsyncSession], window: int, *, actor: str, today: dt.date, priority_streak_cap: int
-) -> QueueTicket:
+async def call_next(db: Database, window: int, *, actor: str, today: dt.date, priority_streak_cap: int) -> QueueTicket:
     """Finish the window's current ticket and call the next one; 404 when nobody waits."""
-    async with sessions.begin() as session:
+    async with db.write() as session:
         current = await _current(session, today, window)
         if current is not None:
             current.status, current.finished_at = TicketStatus.SERVED, utcnow()
@@ -137,9 +136,9 @@ async def call_next(
     raise not_found("queue_empty", "现在没有人在等候。")
 
 
-async def recall(sessions: async_sessionmaker[AsyncSession], window: int, *, actor: str, today: dt.date) -> QueueTicket:
+async def recall(db: Database, window: int, *, actor: str, today: dt.date) -> QueueTicket:
     """Call the window's current ticket again."""
-    async with sessions.begin() as session:
+    async with db.write() as session:
         ticket = await _current(session, today, window)
         if ticket is None:
             raise not_found("nothing_called", f"{window}号窗口当前没有叫号。")
@@ -148,9 +147,9 @@ async def recall(sessions: async_sessionmaker[AsyncSession], window: int, *, act
     return ticket
 
 
-async def skip(sessions: async_sessionmaker[AsyncSession], window: int, *, actor: str, today: dt.date) -> QueueTicket:
+async def skip(db: Database, window: int, *, actor: str, today: dt.date) -> QueueTicket:
     """Mark the window's current ticket as a no-show."""
-    async with sessions.begin() as session:
+    async with db.write() as session:
         ticket = await _current(session, today, window)
         if ticket is None:
             raise not_found("nothing_called", f"{window}号窗口当前没有叫号。")
@@ -159,9 +158,9 @@ async def skip(sessions: async_sessionmaker[AsyncSession], window: int, *, actor
     return ticket
 
 
-async def find_ticket(sessions: async_sessionmaker[AsyncSession], number: str, day: dt.date) -> Placed:
+async def find_ticket(db: Database, number: str, day: dt.date) -> Placed:
     """A ticket of ``day`` by its number, with the people ahead of it."""
-    async with sessions() as session:
+    async with db.read() as session:
         statement = select(QueueTicket).where(QueueTicket.service_day == day, QueueTicket.number == number)
         ticket = (await session.execute(statement)).scalar_one_or_none()
         if ticket is None:
@@ -169,11 +168,9 @@ async def find_ticket(sessions: async_sessionmaker[AsyncSession], number: str, d
         return Placed(ticket, await _ahead(session, ticket))
 
 
-async def hall_status(
-    sessions: async_sessionmaker[AsyncSession], today: dt.date, window_count: int
-) -> tuple[dict[str, int], dict[int, str]]:
+async def hall_status(db: Database, today: dt.date, window_count: int) -> tuple[dict[str, int], dict[int, str]]:
     """(waiting per category, number being served per window)."""
-    async with sessions() as session:
+    async with db.read() as session:
         counts = await session.execute(
             select(QueueTicket.category, func.count(QueueTicket.id))
             .where(QueueTicket.service_day == today, QueueTicket.status == TicketStatus.WAITING)

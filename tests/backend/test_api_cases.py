@@ -62,7 +62,7 @@ async def test_concurrent_retries_with_one_key_file_one_case(api: Api) -> None:
     responses = await asyncio.gather(*[api.post("/api/v1/cases", json=case_body(), headers=headers) for _ in range(8)])
     assert sorted(r.status for r in responses) == [200] * 7 + [201]
     assert len({r.json["case_number"] for r in responses}) == 1
-    async with api.app.ctx.sessions() as session:
+    async with api.app.ctx.db.read() as session:
         assert len((await session.execute(select(Case))).scalars().all()) == 1
 
 
@@ -117,7 +117,7 @@ async def test_a_second_filing_refreshes_the_resident(api: Api) -> None:
     body = case_body("senior_transit_card")
     body["resident"]["phone"] = "13700002222"
     await api.post("/api/v1/cases", json=body)
-    async with api.app.ctx.sessions() as session:
+    async with api.app.ctx.db.read() as session:
         residents = (await session.execute(select(Resident))).scalars().all()
     assert len(residents) == 1 and residents[0].phone == "13700002222"
 
@@ -147,7 +147,7 @@ async def test_correction_lists_everything_missing_and_audit_records_each_change
     assert rejected.status == 409
     withdraw = await api.post(f"/api/v1/cases/{number}/transitions", json={"to": "withdrawn"})
     assert withdraw.status == 422 and withdraw.json["error"]["code"] == "reason_required"
-    async with api.app.ctx.sessions() as session:
+    async with api.app.ctx.db.read() as session:
         entries = (
             (await session.execute(select(AuditEntry).where(AuditEntry.entity_id == number).order_by(AuditEntry.id)))
             .scalars()

@@ -1,0 +1,19 @@
+"""Run every benchmark and print its figures: ``python -m bench [--scale N]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench import backend_bench
+
+
+def main() -> None:
+    """Parse the scale and print each part's report."""
+    parser = argparse.ArgumentParser(description="jiujin benchmarks")
+    parser.add_argument("--scale", type=int, default=10, help="multiplies the number of requests (default 10)")
+    args = parser.parse_args()
+    print(backend_bench.report(backend_bench.run(args.scale)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
