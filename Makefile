@@ -8,11 +8,19 @@ PY        := $(VENV)/bin/python
 PIP_FLAGS := --disable-pip-version-check --no-input --quiet
 PIP_VERSION := 24.2
 
-.PHONY: help venv venv-rasa env run test lint unit bench lock clean
+RASA      := $(VENV_RASA)/bin/rasa
+MODEL     := models/jiujin.tar.gz
+MODEL_INPUTS := config.yml $(wildcard bot/domain/*.yml bot/rules/*.yml bot/stories/*.yml nlu_data/*.yml bot/nlu/*.py) \
+                backend/catalog/items.yml
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help venv venv-rasa env model run chat test lint unit bench lock clean
 
 help:
 	@echo "make run    start the whole stack on embedded defaults (creates what is missing first)"
 	@echo "make test   run every test (creates what is missing first)"
+	@echo "make chat   talk to the running bot in the terminal"
 	@echo "make bench  print throughput and latency figures"
 	@echo "make lock   re-lock requirements/*.lock after changing pyproject.toml"
 
@@ -34,11 +42,23 @@ venv: $(VENV)/.installed
 venv-rasa: $(VENV_RASA)/.installed
 env: venv venv-rasa
 
+# --- the dialogue model: trained once, again only when its data, config or the catalog changed -----------
+$(MODEL): $(VENV_RASA)/.installed $(MODEL_INPUTS)
+	$(VENV_RASA)/bin/python -m bot.nlu.jieba_dictionary bot/jieba
+	$(RASA) train --config config.yml --domain bot/domain --data nlu_data bot/stories bot/rules \
+	    --out models --fixed-model-name jiujin
+	@touch $@
+
+model: $(MODEL)
+
 # --- the two commands -----------------------------------------------------------------------------------
-run: env
+run: env model
 	@scripts/run.sh
 
-test: env lint unit
+chat: venv
+	@$(PY) scripts/chat.py
+
+test: env model lint unit
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -53,6 +73,7 @@ bench: env
 # --- maintenance ----------------------------------------------------------------------------------------
 lock: venv venv-rasa
 	$(PY) -m pip freeze --exclude-editable > requirements/app.lock
+	$(VENV_RASA)/bin/python -m pip install $(PIP_FLAGS) -r requirements/rasa.in
 	$(VENV_RASA)/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip==' > requirements/rasa.lock
 
 clean:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from backend import migrate
 from backend.api.cases import cases
+from backend.api.identity import identity
 from backend.api.items import items
 from backend.api.openapi import build_document
 from backend.api.print_jobs import print_jobs
@@ -67,7 +68,7 @@ def create_app(
     app.ctx.settings = settings
     app.ctx.catalog = catalog or load_catalog(settings.catalog_path)
     app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
-    for blueprint in (items, cases, queue, print_jobs):
+    for blueprint in (items, cases, queue, print_jobs, identity):
         app.blueprint(blueprint)
 
     @app.on_request

@@ -35,7 +35,7 @@ async def list_items(request: Request):
     """All items (optionally one department's), in catalog order."""
     query = parse_query(request, ItemListQuery)
     chosen = [i for i in request.app.ctx.catalog.items if query.department in (None, i.department.value)]
-    return json([item_out(i).model_dump(mode="json") for i in chosen])
+    return json([item_out(i, request.app.ctx.catalog).model_dump(mode="json") for i in chosen])
 
 
 @items.get("/search")
@@ -45,7 +45,12 @@ async def search(request: Request):
     query = parse_query(request, ItemSearchQuery)
     matches = search_items(request.app.ctx.catalog, query.q, limit=query.limit)
     return json(
-        [ItemMatchOut(item=item_out(m.item), score=m.score, matched=m.matched).model_dump(mode="json") for m in matches]
+        [
+            ItemMatchOut(item=item_out(m.item, request.app.ctx.catalog), score=m.score, matched=m.matched).model_dump(
+                mode="json"
+            )
+            for m in matches
+        ]
     )
 
 
@@ -53,7 +58,8 @@ async def search(request: Request):
 @operation("查看一个事项的办事指南", tag="items", responses={200: ItemOut, 404: None})
 async def get_item(request: Request, item_id: str):
     """One item with its six guide elements and materials."""
-    return json(item_out(find_item(request.app.ctx.catalog, item_id)).model_dump(mode="json"))
+    catalog = request.app.ctx.catalog
+    return json(item_out(find_item(catalog, item_id), catalog).model_dump(mode="json"))
 
 
 @items.post("/<item_id:str>/eligibility")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from backend.api.schemas import (
     CaseOut,
     ChecklistEntryOut,
+    ConditionOut,
     GuideOut,
     ItemOut,
     MaterialOut,
@@ -24,8 +25,9 @@ FORM_LABELS = {
 }
 
 
-def item_out(item: Item) -> ItemOut:
-    """An item with its guide and materials."""
+def item_out(item: Item, catalog: Catalog) -> ItemOut:
+    """An item with its guide, materials and the conditions they depend on."""
+    used = {m.condition for m in item.materials if m.condition}
     return ItemOut(
         id=item.id,
         name=item.name,
@@ -51,6 +53,7 @@ def item_out(item: Item) -> ItemOut:
             )
             for m in item.materials
         ],
+        conditions=[ConditionOut(**c.model_dump()) for c in catalog.conditions if c.id in used],
         eligibility=[rule.model_dump(mode="json") for rule in item.eligibility],
     )
 

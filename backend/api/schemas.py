@@ -104,6 +104,12 @@ class EligibilityIn(_In):
     answers: Annotated[dict[Slug, bool], Field(max_length=10)] = {}
 
 
+class IdNumberCheckIn(_In):
+    """An ID number to check."""
+
+    id_number: IdNumber
+
+
 class ChecklistIn(_In):
     """Build a personal checklist."""
 
@@ -175,6 +181,14 @@ class MaterialOut(BaseModel):
     note: str | None
 
 
+class ConditionOut(BaseModel):
+    """A circumstance that adds materials, with the yes/no question the dialogue asks about it."""
+
+    id: str
+    description: str
+    question: str
+
+
 class GuideOut(BaseModel):
     """The six elements of the guide; ``materials`` of the item is the 申请材料目录."""
 
@@ -200,6 +214,8 @@ class ItemOut(BaseModel):
     decided_at: str
     guide: GuideOut
     materials: list[MaterialOut]
+    conditions: list[ConditionOut]
+    """The conditions its materials depend on."""
     eligibility: list[dict[str, Any]]
 
 
@@ -242,6 +258,14 @@ class EligibilityOut(BaseModel):
     reasons: list[str]
     questions: list[str]
     age: int | None
+
+
+class IdNumberCheckOut(BaseModel):
+    """A valid ID number (normalised) with what it encodes. The number is returned to its sender only."""
+
+    id_number: str
+    age: int
+    sex: Literal["男", "女"]
 
 
 class CaseOut(BaseModel):

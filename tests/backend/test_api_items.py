@@ -89,3 +89,10 @@ async def test_checklist_applies_conditions_and_look_ups(api: Api) -> None:
     assert bad.status == 422 and bad.json["error"]["code"] == "unknown_material"
     bad = await api.post("/api/v1/items/birth_registration/checklist", json={"conditions": ["rainy_day"]})
     assert bad.status == 422 and bad.json["error"]["code"] == "unknown_condition"
+
+
+async def test_id_number_check(api: Api) -> None:
+    good = await api.post("/api/v1/identity/id-number", json={"id_number": "11010519491231002x"})
+    assert good.status == 200 and good.json["id_number"] == ELDER_ID and good.json["sex"] == "女"
+    bad = await api.post("/api/v1/identity/id-number", json={"id_number": "110105194912310021"})
+    assert bad.status == 422 and bad.json["error"]["code"] == "id_number_checksum"

@@ -1,0 +1,259 @@
+"""Filing a case (预受理): the form for the resident's data (and the proxy's), then the case in the backend.
+
+Every bad answer gets a friendly re-ask; the third bad answer in the form hands over to staff. The ID number
+is checked by the backend (checksum, date, area) and the item's age rule is checked as soon as it is known.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.checklist import conditions_held, received, residence_answers
+from actions.choices import yes_or_no
+from actions.clients.backend import BackendError, BackendUnavailable, backend
+from actions.launching import LaunchingAction
+
+MAX_FAILURES = 3
+FILING_SLOTS = ("person_name", "id_number", "phone", "community")
+PROXY_SLOTS = ("proxy_name", "proxy_id_number", "proxy_consent")
+_NAME_PREFIX = re.compile(r"^(我叫|我是|我的名字是|名字是|名字叫|姓名是|姓名|叫|他叫|她叫|申请人是|居民叫)")
+_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,20}$")
+_ID = re.compile(r"\d{17}[\dXx]")
+_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_PUNCTUATION = re.compile(r"[\s，。,.！!？?：:]+")
+
+
+def filing_slots(proxy: bool) -> tuple[str, ...]:
+    """The questions of the filing form in order (the proxy's first when filing for someone)."""
+    return (PROXY_SLOTS if proxy else ()) + FILING_SLOTS
+
+
+def clean_name(text: str) -> str | None:
+    """ "我叫王秀英。" → 王秀英; None unless 2–20 Chinese characters remain."""
+    name = _NAME_PREFIX.sub("", _PUNCTUATION.sub("", text or ""))
+    return name if _NAME.fullmatch(name) else None
+
+
+class ValidateFilingForm(FormValidationAction):
+    """Validate each answer; count failures; stop early for ineligibility, missing consent or handover."""
+
+    def name(self) -> str:
+        return "validate_filing_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        """All questions, proxy's first; none once the form has to stop."""
+        if tracker.get_slot("filing_outcome"):
+            return []
+        return list(filing_slots(bool(tracker.get_slot("proxy"))))
+
+    def _reject(
+        self, slot: str, tracker: Tracker, dispatcher: CollectingDispatcher, response: str, **values: Any
+    ) -> dict[str, Any]:
+        failures = int(tracker.get_slot("form_failures") or 0) + 1
+        if failures >= MAX_FAILURES:
+            dispatcher.utter_message(response="utter_too_many_failures")
+            return {slot: None, "form_failures": 0, "filing_outcome": "handover"}
+        dispatcher.utter_message(response=response, **values)
+        return {slot: None, "form_failures": failures}
+
+    async def _check_id(
+        self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """(valid number, None) or (None, slot events for a rejection)."""
+        found = _ID.search(re.sub(r"\s", "", str(value or "")))
+        raw = found.group(0) if found else str(value or "")
+        try:
+            checked = await backend().check_id_number(raw)
+        except BackendError as exc:
+            return None, self._reject(slot, tracker, dispatcher, "utter_invalid_id_number", reason=exc.message)
+        return checked["id_number"], None
+
+    async def validate_proxy_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The proxy's name."""
+        name = clean_name(str(value or ""))
+        if not name:
+            return self._reject("proxy_name", tracker, dispatcher, "utter_invalid_person_name")
+        return {"proxy_name": name, "form_failures": 0}
+
+    async def validate_proxy_id_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The proxy's ID number."""
+        number, rejection = await self._check_id("proxy_id_number", value, dispatcher, tracker)
+        return rejection or {"proxy_id_number": number, "form_failures": 0}
+
+    async def validate_proxy_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The resident's consent, confirmed by the proxy."""
+        answer = yes_or_no(tracker.latest_message.get("intent", {}).get("name"), str(value or ""))
+        if answer is None:
+            return self._reject("proxy_consent", tracker, dispatcher, "utter_invalid_yes_no")
+        if not answer:
+            dispatcher.utter_message(response="utter_proxy_no_consent")
+            return {"proxy_consent": "no", "filing_outcome": "no_consent"}
+        dispatcher.utter_message(response="utter_proxy_ready")
+        return {"proxy_consent": "yes", "form_failures": 0}
+
+    async def validate_person_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The resident's name."""
+        name = clean_name(str(value or ""))
+        if not name:
+            return self._reject("person_name", tracker, dispatcher, "utter_invalid_person_name")
+        return {"person_name": name, "form_failures": 0}
+
+    async def validate_id_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The resident's ID number; the item's age rule is checked right away."""
+        number, rejection = await self._check_id("id_number", value, dispatcher, tracker)
+        if rejection:
+            return rejection
+        if number == tracker.get_slot("proxy_id_number"):
+            return self._reject("id_number", tracker, dispatcher, "utter_proxy_is_resident")
+        item_id = tracker.get_slot("item")
+        state = tracker.get_slot("checklist_state") or {}
+        answers = residence_answers(state) if state.get("item") == item_id else {}
+        result = await backend().eligibility(item_id, number, answers)
+        if result["eligible"] is False:
+            item = await backend().item(item_id)
+            dispatcher.utter_message(
+                response="utter_not_eligible", item_name=item["name"], reason="".join(result["reasons"])
+            )
+            return {"id_number": number, "filing_outcome": "not_eligible"}
+        return {"id_number": number, "form_failures": 0}
+
+    async def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """An 11-digit mobile number."""
+        found = _PHONE.search(re.sub(r"[\s-]", "", str(value or "")))
+        if not found:
+            return self._reject("phone", tracker, dispatcher, "utter_invalid_phone")
+        return {"phone": found.group(0), "form_failures": 0}
+
+    async def validate_community(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The community the resident lives in."""
+        community = _PUNCTUATION.sub("", str(value or "")).removeprefix("住在").removeprefix("我住")
+        if not 2 <= len(community) <= 50:
+            return self._reject("community", tracker, dispatcher, "utter_invalid_community")
+        return {"community": community, "form_failures": 0}
+
+
+class ActionStartFiling(LaunchingAction):
+    """ "我要申请": start the filing form for the current item (or ask which item first)."""
+
+    def name(self) -> str:
+        return "action_start_filing"
+
+    async def decide(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        item_id = next(tracker.get_latest_entity_values("item"), None) or tracker.get_slot("item")
+        if not item_id:
+            dispatcher.utter_message(response="utter_ask_which_item")
+            return [SlotSet("pending_question", "file_case")]
+        return [SlotSet("item", item_id), SlotSet("launch", "file_case")]
+
+
+class ActionStartProxy(LaunchingAction):
+    """A social worker files for a resident: the proxy's data and the resident's consent come first."""
+
+    def name(self) -> str:
+        return "action_start_proxy"
+
+    async def decide(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        item_id = next(tracker.get_latest_entity_values("item"), None) or tracker.get_slot("item")
+        if not item_id:
+            dispatcher.utter_message(response="utter_proxy_started")
+            return [SlotSet("proxy", True), SlotSet("pending_question", "file_case")]
+        return [SlotSet("proxy", True), SlotSet("item", item_id), SlotSet("launch", "file_case")]
+
+
+def idempotency_key(tracker: Tracker, item_id: str, id_number: str) -> str:
+    """One case per conversation, item, resident and day, however often the request is retried."""
+    raw = f"{tracker.sender_id}|{item_id}|{id_number}|{dt.date.today().isoformat()}"
+    return "bot-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+class ActionFileCase(Action):
+    """After the form: file the case, or act on why the form stopped."""
+
+    def name(self) -> str:
+        return "action_file_case"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        done = [SlotSet("filing_outcome", None), SlotSet("launch", None), SlotSet("requested_slot", None)]
+        outcome = tracker.get_slot("filing_outcome")
+        if outcome == "handover":
+            dispatcher.utter_message(response="utter_handover")
+            return [*done, SlotSet("handover", True)]
+        if outcome:
+            dispatcher.utter_message(response="utter_anything_else")
+            return [*done, SlotSet("id_number", None), SlotSet("proxy_consent", None)]
+        item_id = tracker.get_slot("item")
+        try:
+            case = await backend().file_case(
+                self._body(tracker, item_id), idempotency_key(tracker, item_id, tracker.get_slot("id_number"))
+            )
+        except BackendUnavailable:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+            return done
+        except BackendError as exc:
+            dispatcher.utter_message(response="utter_case_not_filed", reason=exc.message)
+            return done
+        dispatcher.utter_message(response="utter_case_filed", case_number=case["case_number"])
+        if case["immediate"]:
+            dispatcher.utter_message(response="utter_case_filed_immediate")
+        else:
+            deadline = dt.date.fromisoformat(case["deadline"])
+            dispatcher.utter_message(
+                response="utter_case_filed_promised",
+                working_days=case["working_days"],
+                deadline=f"{deadline.month}月{deadline.day}日",
+            )
+        if case["missing"]:
+            dispatcher.utter_message(response="utter_case_filed_missing", missing="、".join(case["missing"]))
+        dispatcher.utter_message(response="utter_offer_number")
+        return [*done, SlotSet("case_number", case["case_number"]), SlotSet("proposal", "take_number")]
+
+    @staticmethod
+    def _body(tracker: Tracker, item_id: str) -> dict[str, Any]:
+        state = tracker.get_slot("checklist_state") or {}
+        same_item = state.get("item") == item_id
+        proxy = bool(tracker.get_slot("proxy"))
+        channel = "proxy" if proxy else ("counter" if tracker.get_slot("interface") == "voice" else "wechat")
+        body: dict[str, Any] = {
+            "item_id": item_id,
+            "resident": {
+                "name": tracker.get_slot("person_name"),
+                "id_number": tracker.get_slot("id_number"),
+                "phone": tracker.get_slot("phone"),
+                "community": tracker.get_slot("community"),
+            },
+            "channel": channel,
+            "materials_received": received(state) if same_item else [],
+            "conditions": [c for c in conditions_held(state) if c != "proxy"] if same_item else [],
+            "answers": residence_answers(state) if same_item else {},
+        }
+        if proxy:
+            body["proxy"] = {
+                "name": tracker.get_slot("proxy_name"),
+                "id_number": tracker.get_slot("proxy_id_number"),
+                "consent": "signature",
+            }
+        return body

@@ -1,0 +1,34 @@
+"""Actions that may start a form report it through the ``launch`` slot, and say so (null) when they do not."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+
+def with_launch(events: list[Any]) -> list[Any]:
+    """``events`` plus ``launch: null`` unless they already set ``launch`` (rules rely on it being set)."""
+    if any(isinstance(e, dict) and e.get("event") == "slot" and e.get("name") == "launch" for e in events):
+        return events
+    return [*events, SlotSet("launch", None)]
+
+
+class LaunchingAction(Action, abc.ABC):
+    """An action whose outcome may be to start a form; subclasses implement ``decide``."""
+
+    @abc.abstractmethod
+    def name(self) -> str:
+        """Abstract, so rasa-sdk does not register this base class."""
+
+    @abc.abstractmethod
+    async def decide(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+        """The action's events (``launch`` may be among them)."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+        """``decide``, with ``launch`` always set."""
+        return with_launch(await self.decide(dispatcher, tracker, domain))

@@ -1,0 +1,88 @@
+"""Queue numbers and case progress for residents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.clients.backend import BackendError, BackendUnavailable, backend
+
+PRIORITY_AGE = 70
+_CASE_NUMBER = re.compile(r"JJ-\d{8}-\d{4}", re.IGNORECASE)
+_ID = re.compile(r"\d{17}[\dXx]")
+
+
+def age_from_id(id_number: str | None, today: dt.date) -> int | None:
+    """Age from the birth date in an 18-character ID number (already validated by the backend)."""
+    if not id_number or len(id_number) != 18:
+        return None
+    born = dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+class ActionTakeNumber(Action):
+    """Take a number for the centre (绿色通道 V for residents of 70 and over, when the ID number is known)."""
+
+    def name(self) -> str:
+        return "action_take_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        age = age_from_id(tracker.get_slot("id_number"), dt.date.today())
+        category = "V" if age is not None and age >= PRIORITY_AGE else "A"
+        channel = "counter" if tracker.get_slot("interface") == "voice" else "wechat"
+        key = f"bot-ticket-{tracker.sender_id}-{tracker.latest_message.get('message_id') or len(tracker.events)}"
+        try:
+            ticket = await backend().take_ticket(category, channel, key[:64])
+        except (BackendError, BackendUnavailable):
+            dispatcher.utter_message(response="utter_backend_unavailable")
+            return [SlotSet("launch", None)]
+        dispatcher.utter_message(response="utter_ticket_taken", number=ticket["number"], ahead=ticket["ahead"])
+        return [SlotSet("launch", None), SlotSet("proposal", None)]
+
+
+class ActionCheckProgress(Action):
+    """ "办好了没": by case number, or by ID number (the resident's latest cases)."""
+
+    def name(self) -> str:
+        return "action_check_progress"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        text = tracker.latest_message.get("text", "")
+        number = _CASE_NUMBER.search(text)
+        id_number = _ID.search(text)
+        try:
+            if number:
+                cases = [await backend().case(number.group(0).upper())]
+            elif id_number:
+                cases = await backend().cases_of(id_number.group(0).upper())
+            else:
+                dispatcher.utter_message(response="utter_ask_case_number")
+                return []
+        except BackendUnavailable:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+            return []
+        except BackendError:
+            cases = []
+        if not cases:
+            dispatcher.utter_message(response="utter_progress_none")
+            return []
+        for case in cases[:3]:
+            self._report(dispatcher, case)
+        return [SlotSet("case_number", cases[0]["case_number"])]
+
+    @staticmethod
+    def _report(dispatcher: CollectingDispatcher, case: dict[str, Any]) -> None:
+        dispatcher.utter_message(
+            response="utter_progress",
+            case_number=case["case_number"],
+            item_name=case["item_name"],
+            status=case["status_label"],
+        )
+        if case["missing"] and case["status"] in {"submitted", "needs_correction"}:
+            dispatcher.utter_message(response="utter_progress_missing", missing="、".join(case["missing"]))

@@ -1,0 +1,1 @@
+"""Item resolution: from a resident's words (typed or mis-heard by speech recognition) to a catalog item."""
