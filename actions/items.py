@@ -55,7 +55,7 @@ def explain(dispatcher: CollectingDispatcher, domain: dict[str, Any], item: dict
             explain(dispatcher, domain, item, intent)
         return []
     field, response = GUIDE_ELEMENTS[question]
-    dispatcher.utter_message(response=response, item_name=item["name"], text=item["guide"][field])
+    dispatcher.utter_message(response=response, item_name=item["name"], detail=item["guide"][field])
     return []
 
 
