@@ -45,29 +45,45 @@ def free_port() -> int:
 
 
 @contextmanager
-def backend_process(database_url: str, port: int, log: Path, *, ready_within_s: float = 60) -> Iterator[str]:
-    """Run ``python -m backend`` on ``database_url`` and ``port``; yield its base URL; stop it afterwards."""
-    env = os.environ | {"DATABASE_URL": database_url, "BACKEND_PORT": str(port), "BACKEND_HOST": "127.0.0.1"}
+def service_process(
+    command: list[str], *, env: dict[str, str], health_url: str, log: Path, ready_within_s: float = 60
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` until ``health_url`` answers 200 (or fail with the log's tail); stop it afterwards."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "backend"], cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ | env, stdout=out, stderr=out)
     try:
         deadline = time.monotonic() + ready_within_s
         while True:
             try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                if httpx.get(health_url, timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"backend did not start; last log lines:\n{log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.2)
-        yield base
+                tail = log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{command[0]} did not start ({health_url}); last log lines:\n{tail}")
+            time.sleep(0.3)
+        yield process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def backend_process(database_url: str, port: int, log: Path, *, ready_within_s: float = 60) -> Iterator[str]:
+    """Run ``python -m backend`` on ``database_url`` and ``port``; yield its base URL; stop it afterwards."""
+    base = f"http://127.0.0.1:{port}"
+    env = {"DATABASE_URL": database_url, "BACKEND_PORT": str(port), "BACKEND_HOST": "127.0.0.1"}
+    with service_process(
+        [sys.executable, "-m", "backend"],
+        env=env,
+        health_url=f"{base}/api/v1/health",
+        log=log,
+        ready_within_s=ready_within_s,
+    ):
+        yield base

@@ -37,14 +37,21 @@ def load_examples(path: Path) -> list[tuple[str, str]]:
     return examples
 
 
-def score(gold: str, parsed: dict[str, Any]) -> bool:
-    """Whether the parse is right: the item for item intents, no item for out_of_scope, else the intent."""
+def judge(gold: str, parsed: dict[str, Any]) -> dict[str, bool]:
+    """The kinds this parse is scored under and whether it is right in each.
+
+    Item utterances count twice: ``item`` (the bot picked the right item without asking) and ``item_top1``
+    (the right item is the pick, or the first numbered candidate when the bot asks). Out-of-scope requests
+    must resolve to no item; other utterances must get their intent.
+    """
     resolution = parsed.get("item_resolution") or {}
     if gold.startswith(ITEM_PREFIX):
-        return resolution.get("item") == gold[len(ITEM_PREFIX) :]
+        item = gold[len(ITEM_PREFIX) :]
+        top = resolution.get("item") or next(iter(resolution.get("candidates") or []), None)
+        return {"item": resolution.get("item") == item, "item_top1": top == item}
     if gold == "out_of_scope":
-        return resolution.get("item") is None and not resolution.get("candidates")
-    return (parsed.get("intent") or {}).get("name") == gold
+        return {"out_of_scope": resolution.get("item") is None}
+    return {"intent": (parsed.get("intent") or {}).get("name") == gold}
 
 
 async def evaluate(model: Path, files: list[Path]) -> dict[str, Any]:
@@ -61,11 +68,11 @@ async def evaluate(model: Path, files: list[Path]) -> dict[str, Any]:
         examples = load_examples(path)
         for gold, text in examples:
             parsed = await agent.parse_message(text)
-            kind = "item" if gold.startswith(ITEM_PREFIX) else ("out_of_scope" if gold == "out_of_scope" else "intent")
-            totals[kind] += 1
-            if score(gold, parsed):
-                right[kind] += 1
-            else:
+            verdicts = judge(gold, parsed)
+            for kind, ok in verdicts.items():
+                totals[kind] += 1
+                right[kind] += ok
+            if not all(verdicts.values()):
                 resolution = parsed.get("item_resolution") or {}
                 misses.append(
                     {

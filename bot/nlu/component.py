@@ -102,13 +102,14 @@ class ItemResolver(GraphComponent):
         if wants_item:
             confidence = resolution.confidence if named else top_conf
             message.set(INTENT, {"name": REQUEST_ITEM, "confidence": confidence}, add_to_output=True)
-            ranking = [(REQUEST_ITEM, confidence)] + [
+            rewritten = [(REQUEST_ITEM, confidence)] + [
                 (n, c) for n, c in ranking if not n.startswith(ITEM_INTENT_PREFIX)
             ]
-            message.set(INTENT_RANKING_KEY, [{"name": n, "confidence": c} for n, c in ranking], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [{"name": n, "confidence": c} for n, c in rewritten], add_to_output=True)
         if wants_item or asks_about_item:
             message.set(ENTITIES, (message.get(ENTITIES) or []) + self._entities(resolution), add_to_output=True)
-        message.set(RESOLUTION_KEY, _as_dict(resolution), add_to_output=True)
+        # The model's own ranking stays in the output for evaluation and debugging.
+        message.set(RESOLUTION_KEY, {**_as_dict(resolution), "model_ranking": ranking[:10]}, add_to_output=True)
 
     @staticmethod
     def _entities(resolution: Resolution) -> List[Dict[Text, Any]]:

@@ -1,9 +1,11 @@
 """Decide which catalog item an utterance is about, from the NLU model's intents and the names in the text.
 
 This is the one path from words to an item: the Rasa pipeline runs it (``component.ItemResolver``) and
-``bin/jiujin resolve`` runs the same pipeline. A name or alias found in the text (also as a homophone)
-decides, since aliases are unique per item; otherwise the model's item intents decide when they are clear,
-and offer candidates when they are not. Requests for something the centre does not handle resolve to no item.
+``bin/jiujin resolve`` runs the same pipeline. A clear model item intent decides first: residents often
+name another item as context ("我有残疾证，家里低保，想领点生活费" is about the living subsidy). Otherwise
+a name or alias found in the text (also as a homophone, which the model rarely knows) decides, since
+aliases are unique per item; otherwise the model's item intents are offered as candidates. Requests for
+something the centre does not handle resolve to no item.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class Thresholds:
 
     accept: float = 0.6
     """Top item intent confidence needed to pick it without asking."""
-    margin: float = 0.2
+    margin: float = 0.1
     """…and by how much it must beat the second item intent."""
     candidate: float = 0.08
     """Item intents at least this confident are offered as numbered candidates."""
@@ -59,10 +61,17 @@ class ItemResolution:
         self.thresholds = thresholds or Thresholds()
 
     def resolve(self, text: str, intent_ranking: Sequence[tuple[str, float]]) -> Resolution:
-        """Combine the names found in ``text`` with the model's ``intent_ranking`` (name, confidence)."""
+        """Combine the model's ``intent_ranking`` (name, confidence) with the names found in ``text``."""
         t = self.thresholds
-        ranked_items = [(item_of_intent(name), conf) for name, conf in intent_ranking]
-        model_items = [(item, conf) for item, conf in ranked_items if item in self.ids]
+        model_items = [
+            (item, conf) for item, conf in ((item_of_intent(n), c) for n, c in intent_ranking) if item in self.ids
+        ]
+        top_intent, top_conf = intent_ranking[0] if intent_ranking else ("", 0.0)
+        if model_items and item_of_intent(top_intent) == model_items[0][0]:
+            first, first_conf = model_items[0]
+            second_conf = model_items[1][1] if len(model_items) > 1 else 0.0
+            if first_conf >= t.accept and first_conf - second_conf >= t.margin:
+                return Resolution(first, round(first_conf, 4), [first], "model")
         hits = self.matcher.find(text)
         if hits:
             best = hits[0]
@@ -73,13 +82,7 @@ class ItemResolution:
                 return Resolution(None, best.score, candidates, "name")
             source = "name" if best.score == 1.0 else "homophone"
             return Resolution(best.key, best.score, candidates, source, (best.start, best.end))
-        top_intent, top_conf = intent_ranking[0] if intent_ranking else ("", 0.0)
-        offered = [item for item, conf in model_items if conf >= t.candidate][: t.max_candidates]
         if top_intent == OUT_OF_SCOPE and top_conf >= t.out_of_scope:
-            return Resolution(None, top_conf, [], "none")
-        if model_items:
-            first, first_conf = model_items[0]
-            second_conf = model_items[1][1] if len(model_items) > 1 else 0.0
-            if item_of_intent(top_intent) == first and first_conf >= t.accept and first_conf - second_conf >= t.margin:
-                return Resolution(first, round(first_conf, 4), offered or [first], "model")
+            return Resolution(None, round(top_conf, 4), [], "none")
+        offered = [item for item, conf in model_items if conf >= t.candidate][: t.max_candidates]
         return Resolution(None, round(top_conf, 4), offered, "none")

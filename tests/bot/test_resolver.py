@@ -79,3 +79,14 @@ def test_spans_point_into_the_original_text() -> None:
     text = "我想，办 老年卡"
     hit = matcher.find(text)[0]
     assert text[hit.start : hit.end] == "老年卡"
+
+
+def test_a_confident_model_beats_a_name_mentioned_as_context(resolution: ItemResolution) -> None:
+    ranking = [("item_disability_living_subsidy", 0.82), ("item_disability_certificate", 0.1)]
+    result = resolution.resolve("我有残疾证，家里低保，想领点生活费", ranking)
+    assert (result.item, result.source) == ("disability_living_subsidy", "model")
+
+
+def test_an_unsure_model_defers_to_the_name(resolution: ItemResolution) -> None:
+    ranking = [("item_disability_certificate", 0.41), ("item_assistive_device", 0.35)]
+    assert resolution.resolve("残疾正", ranking).item == "disability_certificate"

@@ -1,0 +1,136 @@
+"""End to end: backend, action server (rasa-sdk 3.21 on Python 3.11) and the Rasa 3.6 server as real processes;
+whole conversations over the REST channel end with the case in the backend's database."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.testing import backend_process, free_port, service_process
+from tests.conftest import YOUNG_ID, make_id
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "jiujin.tar.gz"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Base URLs of the running parts and the backend's database file."""
+
+    backend: str
+    rasa: str
+    database: Path
+
+    def say(self, sender: str, text: str) -> list[str]:
+        replies = httpx.post(
+            f"{self.rasa}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
+        ).json()
+        return [r.get("text", "") for r in replies]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not MODEL.exists():
+        pytest.fail("no trained model: run 'make model' (make test does it first)")
+    tmp = tmp_path_factory.mktemp("e2e")
+    database = tmp / "jiujin.db"
+    backend_port, action_port, rasa_port = free_port(), free_port(), free_port()
+    with ExitStack() as running:
+        backend = running.enter_context(backend_process(f"sqlite:///{database}", backend_port, tmp / "backend.log"))
+        running.enter_context(
+            service_process(
+                [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+                env={"BACKEND_URL": backend},
+                health_url=f"http://127.0.0.1:{action_port}/health",
+                log=tmp / "actions.log",
+            )
+        )
+        rasa = f"http://127.0.0.1:{rasa_port}"
+        running.enter_context(
+            service_process(
+                [
+                    str(ROOT / ".venv-rasa" / "bin" / "rasa"),
+                    "run",
+                    "--enable-api",
+                    "--model",
+                    str(MODEL),
+                    "--port",
+                    str(rasa_port),
+                    "--endpoints",
+                    "endpoints.yml",
+                    "--credentials",
+                    "credentials.yml",
+                ],
+                env={
+                    "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook",
+                    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+                    "TF_CPP_MIN_LOG_LEVEL": "3",
+                },
+                health_url=f"{rasa}/status",
+                log=tmp / "rasa.log",
+                ready_within_s=300,
+            )
+        )
+        yield Stack(backend, rasa, database)
+
+
+def test_residence_permit_from_first_words_to_a_filed_case(stack: Stack) -> None:
+    sender = f"wx-{uuid.uuid4().hex[:10]}"
+    replies = stack.say(sender, "我想办居住证")
+    assert any("居住证" in r for r in replies) and any("直接网上预约办理" in r for r in replies)
+    assert any("姓名" in r for r in stack.say(sender, "4"))
+    assert any("身份证" in r for r in stack.say(sender, "王秀英"))
+    bad = stack.say(sender, "330106199003071214")  # wrong check character: a friendly re-ask
+    assert any("校验位" in r for r in bad)
+    assert any("手机" in r for r in stack.say(sender, YOUNG_ID))
+    assert any("社区" in r for r in stack.say(sender, "13812345678"))
+    filed = stack.say(sender, "骆家庄社区")
+    number = next(r.split("办件编号是 ")[1][:16] for r in filed if "办件编号是" in r)
+    assert any("10个工作日内办结" in r for r in filed)
+    case = httpx.get(f"{stack.backend}/api/v1/cases/{number}").json()
+    assert case["item_id"] == "residence_permit" and case["channel"] == "wechat" and case["resident_name"] == "王秀英"
+    with sqlite3.connect(stack.database) as db:
+        assert db.execute("SELECT count(*) FROM cases WHERE case_number = ?", (number,)).fetchone() == (1,)
+    ticket = stack.say(sender, "好的")
+    assert any("您的号码是 A" in r for r in ticket)
+
+
+def test_colloquial_request_checklist_and_not_eligible(stack: Stack) -> None:
+    sender = f"wx-{uuid.uuid4().hex[:10]}"
+    replies = stack.say(sender, "坐公交不要钱那个卡怎么办")
+    assert any("老年人公共交通乘车卡" in r for r in replies)
+    stack.say(sender, "4")
+    stack.say(sender, "李建国")
+    refused = stack.say(sender, YOUNG_ID)  # born 1990: too young for the card
+    assert any("60" in r for r in refused)
+
+
+def test_social_worker_files_for_a_resident(stack: Stack) -> None:
+    sender = f"sw-{uuid.uuid4().hex[:10]}"
+    stack.say(sender, "我是社工，帮居民代办")
+    stack.say(sender, "高龄津贴")
+    assert any("代办人" in r for r in stack.say(sender, "我要申请"))
+    stack.say(sender, "张社工")
+    assert any("同意" in r for r in stack.say(sender, YOUNG_ID))
+    stack.say(sender, "是的")
+    stack.say(sender, "赵奶奶")
+    stack.say(sender, make_id(born="19400101"))
+    stack.say(sender, "13900001111")
+    filed = stack.say(sender, "骆家庄社区")
+    number = next(r.split("办件编号是 ")[1][:16] for r in filed if "办件编号是" in r)
+    case = httpx.get(f"{stack.backend}/api/v1/cases/{number}").json()
+    assert case["channel"] == "proxy" and case["proxy_name"] == "张社工"
+
+
+def test_out_of_scope_and_handover(stack: Stack) -> None:
+    sender = f"wx-{uuid.uuid4().hex[:10]}"
+    assert any("出入境" in r for r in stack.say(sender, "我想办护照"))
+    assert any("工作人员" in r for r in stack.say(sender, "找工作人员"))
