@@ -67,7 +67,7 @@ lint: venv
 unit: venv
 	$(VENV)/bin/pytest
 
-bench: env
+bench: env model
 	$(PY) -m bench
 
 # --- maintenance ----------------------------------------------------------------------------------------
