@@ -78,14 +78,18 @@ class ValidateFilingForm(FormValidationAction):
             return None, self._reject(slot, tracker, dispatcher, "utter_invalid_id_number", reason=exc.message)
         return checked["id_number"], None
 
+    def _name(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        """A name (2–20 Chinese characters once "我叫…" is taken off), or a re-ask."""
+        name = clean_name(str(value or ""))
+        if not name:
+            return self._reject(slot, tracker, dispatcher, "utter_invalid_person_name")
+        return {slot: name, "form_failures": 0}
+
     async def validate_proxy_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """The proxy's name."""
-        name = clean_name(str(value or ""))
-        if not name:
-            return self._reject("proxy_name", tracker, dispatcher, "utter_invalid_person_name")
-        return {"proxy_name": name, "form_failures": 0}
+        return self._name("proxy_name", value, dispatcher, tracker)
 
     async def validate_proxy_id_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -111,10 +115,7 @@ class ValidateFilingForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """The resident's name."""
-        name = clean_name(str(value or ""))
-        if not name:
-            return self._reject("person_name", tracker, dispatcher, "utter_invalid_person_name")
-        return {"person_name": name, "form_failures": 0}
+        return self._name("person_name", value, dispatcher, tracker)
 
     async def validate_id_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

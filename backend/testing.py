@@ -1,7 +1,9 @@
-"""Helpers for tests and benchmarks: real backend server processes and throw-away PostgreSQL databases."""
+"""Helpers for tests and benchmarks: real server processes (the backend alone or the whole dialogue stack),
+throw-away PostgreSQL databases, and the held-out evaluation of the trained model."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -87,3 +90,68 @@ def backend_process(database_url: str, port: int, log: Path, *, ready_within_s: 
         ready_within_s=ready_within_s,
     ):
         yield base
+
+
+RASA_ENV = {"SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin"
+MODEL = PROJECT_ROOT / "models" / "jiujin.tar.gz"
+
+
+@contextmanager
+def dialogue_stack(folder: Path) -> Iterator[tuple[str, str]]:
+    """Backend (SQLite in ``folder``), action server and Rasa with the trained model; yields (backend, rasa) URLs."""
+    backend_port, action_port, rasa_port = free_port(), free_port(), free_port()
+    rasa = f"http://127.0.0.1:{rasa_port}"
+    with backend_process(f"sqlite:///{folder / 'jiujin.db'}", backend_port, folder / "backend.log") as backend:
+        actions = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)]
+        with service_process(
+            actions,
+            env={"BACKEND_URL": backend},
+            log=folder / "actions.log",
+            health_url=f"http://127.0.0.1:{action_port}/health",
+        ):
+            command = [
+                str(RASA_BIN / "rasa"),
+                "run",
+                "--enable-api",
+                "--model",
+                str(MODEL),
+                "--port",
+                str(rasa_port),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+            ]
+            env = RASA_ENV | {"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"}
+            # Rasa imports TensorFlow and loads the model before it answers: allow minutes, not seconds.
+            with service_process(
+                command, env=env, health_url=f"{rasa}/status", log=folder / "rasa.log", ready_within_s=300
+            ):
+                yield backend, rasa
+
+
+def heldout_evaluation(report: Path) -> dict[str, Any]:
+    """Run ``bot.evaluate`` on the held-out and homophone sets with the trained model; return its report."""
+    done = subprocess.run(
+        [
+            str(RASA_BIN / "python"),
+            "-m",
+            "bot.evaluate",
+            "tests/nlu/heldout.yml",
+            "tests/nlu/homophones.yml",
+            "--model",
+            str(MODEL),
+            "--out",
+            str(report),
+        ],
+        cwd=PROJECT_ROOT,
+        env=os.environ | RASA_ENV,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bot.evaluate failed:\n{done.stderr[-3000:]}")
+    return json.loads(report.read_text(encoding="utf-8"))

@@ -2,87 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 
 from backend.config import PROJECT_ROOT
-from backend.testing import backend_process, free_port, service_process
+from backend.testing import RASA_BIN, RASA_ENV, dialogue_stack, heldout_evaluation
 
-RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
-MODEL = PROJECT_ROOT / "models" / "jiujin.tar.gz"
-RASA_ENV = {"SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 CONVERSATION = ["你好", "我想办居住证", "3", "要多久", "收费吗", "老年卡在哪办", "我想办护照", "谢谢"]
-
-
-def accuracy(tmp: Path) -> dict:
-    """bot.evaluate on the held-out and homophone sets."""
-    report = tmp / "heldout.json"
-    subprocess.run(
-        [
-            str(RASA_PYTHON),
-            "-m",
-            "bot.evaluate",
-            "tests/nlu/heldout.yml",
-            "tests/nlu/homophones.yml",
-            "--model",
-            str(MODEL),
-            "--out",
-            str(report),
-        ],
-        cwd=PROJECT_ROOT,
-        env=os.environ | RASA_ENV,
-        check=True,
-        capture_output=True,
-    )
-    return json.loads(report.read_text(encoding="utf-8"))
 
 
 def turn_latency(tmp: Path, users: int, conversations: int) -> dict:
     """Whole conversations over the REST channel, ``users`` at a time; per-turn latency percentiles."""
-    backend_port, action_port, rasa_port = free_port(), free_port(), free_port()
-    rasa = f"http://127.0.0.1:{rasa_port}"
-    with ExitStack() as stack:
-        backend = stack.enter_context(backend_process(f"sqlite:///{tmp / 'bench.db'}", backend_port, tmp / "b.log"))
-        stack.enter_context(
-            service_process(
-                [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
-                env={"BACKEND_URL": backend},
-                health_url=f"http://127.0.0.1:{action_port}/health",
-                log=tmp / "a.log",
-            )
-        )
-        stack.enter_context(
-            service_process(
-                [
-                    str(PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"),
-                    "run",
-                    "--enable-api",
-                    "--model",
-                    str(MODEL),
-                    "--port",
-                    str(rasa_port),
-                    "--endpoints",
-                    "endpoints.yml",
-                    "--credentials",
-                    "credentials.yml",
-                ],
-                env=RASA_ENV | {"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"},
-                health_url=f"{rasa}/status",
-                log=tmp / "r.log",
-                ready_within_s=300,
-            )
-        )
+    with dialogue_stack(tmp) as (_, rasa):
 
         def converse(_: int) -> list[float]:
             sender, times = f"bench-{uuid.uuid4().hex[:8]}", []
@@ -114,7 +53,7 @@ def training_time(tmp: Path) -> float:
     started = time.perf_counter()
     subprocess.run(
         [
-            str(PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"),
+            str(RASA_BIN / "rasa"),
             "train",
             "--config",
             "config.yml",
@@ -141,7 +80,7 @@ def run(*, train: bool, users: int = 4, conversations: int = 20) -> str:
     """Measure everything and return the report."""
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        figures = accuracy(tmp)
+        figures = heldout_evaluation(tmp / "heldout.json")
         latency = turn_latency(tmp, users, conversations)
         seconds = training_time(tmp) if train else None
     held, homo = figures["heldout.yml"], figures["homophones.yml"]

@@ -4,21 +4,16 @@ whole conversations over the REST channel end with the case in the backend's dat
 from __future__ import annotations
 
 import sqlite3
-import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from backend.testing import backend_process, free_port, service_process
+from backend.testing import MODEL, dialogue_stack
 from tests.conftest import YOUNG_ID, make_id
-
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "jiujin.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -40,46 +35,9 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not MODEL.exists():
         pytest.fail("no trained model: run 'make model' (make test does it first)")
-    tmp = tmp_path_factory.mktemp("e2e")
-    database = tmp / "jiujin.db"
-    backend_port, action_port, rasa_port = free_port(), free_port(), free_port()
-    with ExitStack() as running:
-        backend = running.enter_context(backend_process(f"sqlite:///{database}", backend_port, tmp / "backend.log"))
-        running.enter_context(
-            service_process(
-                [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
-                env={"BACKEND_URL": backend},
-                health_url=f"http://127.0.0.1:{action_port}/health",
-                log=tmp / "actions.log",
-            )
-        )
-        rasa = f"http://127.0.0.1:{rasa_port}"
-        running.enter_context(
-            service_process(
-                [
-                    str(ROOT / ".venv-rasa" / "bin" / "rasa"),
-                    "run",
-                    "--enable-api",
-                    "--model",
-                    str(MODEL),
-                    "--port",
-                    str(rasa_port),
-                    "--endpoints",
-                    "endpoints.yml",
-                    "--credentials",
-                    "credentials.yml",
-                ],
-                env={
-                    "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook",
-                    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-                    "TF_CPP_MIN_LOG_LEVEL": "3",
-                },
-                health_url=f"{rasa}/status",
-                log=tmp / "rasa.log",
-                ready_within_s=300,
-            )
-        )
-        yield Stack(backend, rasa, database)
+    folder = tmp_path_factory.mktemp("e2e")
+    with dialogue_stack(folder) as (backend, rasa):
+        yield Stack(backend, rasa, folder / "jiujin.db")
 
 
 def test_residence_permit_from_first_words_to_a_filed_case(stack: Stack) -> None:
@@ -134,3 +92,12 @@ def test_out_of_scope_and_handover(stack: Stack) -> None:
     sender = f"wx-{uuid.uuid4().hex[:10]}"
     assert any("出入境" in r for r in stack.say(sender, "我想办护照"))
     assert any("工作人员" in r for r in stack.say(sender, "找工作人员"))
+
+
+def test_the_action_server_is_rasa_sdk_3_21_serving_rasa_3_6(stack: Stack) -> None:
+    from importlib.metadata import version
+
+    assert version("rasa-sdk") == "3.21.1"
+    rasa_version = httpx.get(f"{stack.rasa}/version").json()["version"]
+    assert rasa_version == "3.6.21"
+    # Every conversation above ran custom actions of this action server from that Rasa server.

@@ -67,12 +67,15 @@ class ItemResolution:
             (item, conf) for item, conf in ((item_of_intent(n), c) for n, c in intent_ranking) if item in self.ids
         ]
         top_intent, top_conf = intent_ranking[0] if intent_ranking else ("", 0.0)
+        hits = self.matcher.find(text)
         if model_items and item_of_intent(top_intent) == model_items[0][0]:
             first, first_conf = model_items[0]
             second_conf = model_items[1][1] if len(model_items) > 1 else 0.0
             if first_conf >= t.accept and first_conf - second_conf >= t.margin:
-                return Resolution(first, round(first_conf, 4), [first], "model")
-        hits = self.matcher.find(text)
+                named = [h for h in hits if h.key == first]  # the model agrees with a name in the text
+                confidence = max([first_conf, *(h.score for h in named)])
+                span = (named[0].start, named[0].end) if named else None
+                return Resolution(first, round(confidence, 4), [first], "model", span)
         if hits:
             best = hits[0]
             # Another item named elsewhere in the text (not inside the best name) makes the request ambiguous.

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from backend.testing import heldout_evaluation
+
 ROOT = Path(__file__).resolve().parents[2]
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 MODEL = ROOT / "models" / "jiujin.tar.gz"
@@ -69,28 +71,7 @@ def test_conversation_stories_predict_every_action() -> None:
 
 @pytest.fixture(scope="module")
 def heldout() -> dict:
-    report = REPORTS / "heldout.json"
-    done = subprocess.run(
-        [
-            str(RASA_PYTHON),
-            "-m",
-            "bot.evaluate",
-            "tests/nlu/heldout.yml",
-            "tests/nlu/homophones.yml",
-            "--model",
-            str(MODEL),
-            "--out",
-            str(report),
-        ],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(report.read_text(encoding="utf-8"))
+    return heldout_evaluation(REPORTS / "heldout.json")
 
 
 def test_heldout_item_accuracy(heldout: dict) -> None:
