@@ -14,7 +14,7 @@ ALL_WORDS = ("都有", "全部", "全都", "都带了", "都齐了")
 
 
 def numbered(labels: Sequence[str]) -> str:
-    """ "1. 医保\n2. 社保" (one line each, so a screen reader and an elderly reader take them one by one)."""
+    """One numbered line per label ("1. 医保"), so a screen reader and an elderly reader take them one by one."""
     return "\n".join(f"{n}. {label}" for n, label in enumerate(labels, start=1))
 
 

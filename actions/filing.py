@@ -37,7 +37,7 @@ def filing_slots(proxy: bool) -> tuple[str, ...]:
 
 
 def clean_name(text: str) -> str | None:
-    """ "我叫王秀英。" → 王秀英; None unless 2–20 Chinese characters remain."""
+    """The name in an answer like “我叫王秀英。”; None unless 2–20 Chinese characters remain."""
     name = _NAME_PREFIX.sub("", _PUNCTUATION.sub("", text or ""))
     return name if _NAME.fullmatch(name) else None
 
@@ -158,7 +158,7 @@ class ValidateFilingForm(FormValidationAction):
 
 
 class ActionStartFiling(LaunchingAction):
-    """ "我要申请": start the filing form for the current item (or ask which item first)."""
+    """On “我要申请”: start the filing form for the current item (or ask which item first)."""
 
     def name(self) -> str:
         return "action_start_filing"

@@ -29,7 +29,7 @@ FORM_LABELS = {"original": "原件", "copy": "复印件", "original_and_copy": "
 
 
 def material_label(domain: dict[str, Any], material: dict[str, Any]) -> str:
-    """ "居民身份证（原件1份）"."""
+    """A material as listed to residents: 居民身份证（原件1份）."""
     return phrase(
         domain,
         "utter_material_label",
@@ -117,7 +117,7 @@ async def show_department(dispatcher: CollectingDispatcher, department: str) -> 
 
 
 class ActionShowDepartment(Action):
-    """ "医保的事有哪些" → that department's items."""
+    """On “医保的事有哪些”: that department's items."""
 
     def name(self) -> str:
         return "action_show_department"
@@ -209,7 +209,7 @@ class ActionChoose(LaunchingAction):
 
 
 class ActionNoneOfThese(Action):
-    """ "都不是": forget the offer and ask again in other words."""
+    """On “都不是”: forget the offer and ask again in other words."""
 
     def name(self) -> str:
         return "action_none_of_these"

@@ -43,7 +43,7 @@ class ActionSessionStart(Action):
 
 
 class ActionRepeat(Action):
-    """ "重复": say the last answer again (inside a form, the form asks its question again by itself)."""
+    """On “重复”: say the last answer again (inside a form, the form asks its question again by itself)."""
 
     def name(self) -> str:
         return "action_repeat"
@@ -60,7 +60,7 @@ class ActionRepeat(Action):
 
 
 class ActionGoBack(Action):
-    """ "返回" / "上一步": undo the last answer and ask that question again."""
+    """On “返回” / “上一步”: undo the last answer and ask that question again."""
 
     def name(self) -> str:
         return "action_go_back"
@@ -93,7 +93,7 @@ class ActionGoBack(Action):
 
 
 class ActionHandOver(Action):
-    """ "找工作人员", three bad answers, or two misunderstandings in a row: a person takes over."""
+    """On “找工作人员”, three bad answers, or two misunderstandings in a row: a person takes over."""
 
     def name(self) -> str:
         return "action_hand_over"
@@ -130,7 +130,7 @@ class ActionDefaultFallback(Action):
 
 
 class ActionAcceptProposal(LaunchingAction):
-    """ "是" / "好的": start what the bot proposed (or take the single item offered by voice)."""
+    """On “是” / “好的”: start what the bot proposed (or take the single item offered by voice)."""
 
     def name(self) -> str:
         return "action_accept_proposal"
@@ -151,7 +151,7 @@ class ActionAcceptProposal(LaunchingAction):
 
 
 class ActionDeclineProposal(Action):
-    """ "不用" / "不是": drop the proposal and ask what else."""
+    """On “不用” / “不是”: drop the proposal and ask what else."""
 
     def name(self) -> str:
         return "action_decline_proposal"

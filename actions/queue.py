@@ -47,7 +47,7 @@ class ActionTakeNumber(Action):
 
 
 class ActionCheckProgress(Action):
-    """ "办好了没": by case number, or by ID number (the resident's latest cases)."""
+    """On “办好了没”: by case number, or by ID number (the resident's latest cases)."""
 
     def name(self) -> str:
         return "action_check_progress"
