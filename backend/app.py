@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
+import json as json_module
 import logging
 from typing import Any
 
@@ -62,7 +64,8 @@ def create_app(
 ) -> Sanic:
     """Build the backend app. The database engine is created per worker when the server starts."""
     settings = settings or Settings.from_env()
-    app = Sanic(name, error_handler=JsonErrors())
+    # Chinese stays readable in responses (and in curl output) instead of \uXXXX escapes.
+    app = Sanic(name, error_handler=JsonErrors(), dumps=functools.partial(json_module.dumps, ensure_ascii=False))
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
