@@ -6,6 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+ID_NUMBER_IN_TEXT = re.compile(r"\d{17}[\dXx]")
+"""An 18-character resident ID number inside whatever the resident typed or said."""
 CHINESE_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 YES_WORDS = ("是", "对", "有", "好", "要", "可以", "行", "嗯", "带了", "同意", "没错", "ok", "OK")

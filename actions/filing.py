@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.checklist import conditions_held, received, residence_answers
-from actions.choices import yes_or_no
+from actions.choices import ID_NUMBER_IN_TEXT, yes_or_no
 from actions.clients.backend import BackendError, BackendUnavailable, backend
 from actions.launching import LaunchingAction
 
@@ -26,7 +26,6 @@ FILING_SLOTS = ("person_name", "id_number", "phone", "community")
 PROXY_SLOTS = ("proxy_name", "proxy_id_number", "proxy_consent")
 _NAME_PREFIX = re.compile(r"^(我叫|我是|我的名字是|名字是|名字叫|姓名是|姓名|叫|他叫|她叫|申请人是|居民叫)")
 _NAME = re.compile(r"^[\u4e00-\u9fff·]{2,20}$")
-_ID = re.compile(r"\d{17}[\dXx]")
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _PUNCTUATION = re.compile(r"[\s，。,.！!？?：:]+")
 
@@ -70,7 +69,7 @@ class ValidateFilingForm(FormValidationAction):
         self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> tuple[str | None, dict[str, Any] | None]:
         """(valid number, None) or (None, slot events for a rejection)."""
-        found = _ID.search(re.sub(r"\s", "", str(value or "")))
+        found = ID_NUMBER_IN_TEXT.search(re.sub(r"\s", "", str(value or "")))
         raw = found.group(0) if found else str(value or "")
         try:
             checked = await backend().check_id_number(raw)

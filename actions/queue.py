@@ -11,19 +11,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.choices import ID_NUMBER_IN_TEXT
 from actions.clients.backend import BackendError, BackendUnavailable, backend
+from backend.identity import age_on
 
 PRIORITY_AGE = 70
 _CASE_NUMBER = re.compile(r"JJ-\d{8}-\d{4}", re.IGNORECASE)
-_ID = re.compile(r"\d{17}[\dXx]")
-
-
-def age_from_id(id_number: str | None, today: dt.date) -> int | None:
-    """Age from the birth date in an 18-character ID number (already validated by the backend)."""
-    if not id_number or len(id_number) != 18:
-        return None
-    born = dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 class ActionTakeNumber(Action):
@@ -33,8 +26,8 @@ class ActionTakeNumber(Action):
         return "action_take_number"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        age = age_from_id(tracker.get_slot("id_number"), dt.date.today())
-        category = "V" if age is not None and age >= PRIORITY_AGE else "A"
+        id_number = tracker.get_slot("id_number")  # validated by the backend when it was given
+        category = "V" if id_number and age_on(id_number, dt.date.today()) >= PRIORITY_AGE else "A"
         channel = "counter" if tracker.get_slot("interface") == "voice" else "wechat"
         key = f"bot-ticket-{tracker.sender_id}-{tracker.latest_message.get('message_id') or len(tracker.events)}"
         try:
@@ -55,7 +48,7 @@ class ActionCheckProgress(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         text = tracker.latest_message.get("text", "")
         number = _CASE_NUMBER.search(text)
-        id_number = _ID.search(text)
+        id_number = ID_NUMBER_IN_TEXT.search(text)
         try:
             if number:
                 cases = [await backend().case(number.group(0).upper())]

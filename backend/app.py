@@ -13,7 +13,7 @@ from sanic import Request, Sanic, json
 from sanic.exceptions import SanicException
 from sanic.handlers import ErrorHandler
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from backend import migrate
 from backend.api.cases import cases
@@ -41,7 +41,7 @@ class JsonErrors(ErrorHandler):
     def default(self, request: Request, exception: Exception) -> Any:
         if isinstance(exception, ApiError):
             return json(exception.to_json(), status=exception.status)
-        if isinstance(exception, OperationalError | DBAPIError) and getattr(exception, "connection_invalidated", True):
+        if isinstance(exception, DBAPIError) and exception.connection_invalidated:
             logger.error("database unavailable: %s", type(exception).__name__)
             error = ApiError(503, "database_unavailable", "系统暂时连不上数据库，请稍后再试，您的信息没有丢失。")
             return json(error.to_json(), status=503)

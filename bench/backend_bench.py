@@ -10,7 +10,13 @@ from pathlib import Path
 
 import httpx
 
-from backend.testing import backend_process, free_port, temporary_postgres_database
+from backend.testing import (
+    DEFAULT_POSTGRES_ADMIN_URL,
+    backend_process,
+    free_port,
+    resident_id_number,
+    temporary_postgres_database,
+)
 from bench.load import Figures, drive
 
 QUERIES = [
@@ -34,9 +40,7 @@ CONCURRENCY = 16
 
 
 def _resident_id(n: int) -> str:
-    body = f"330106{1940 + n % 20}0101{n % 1000:03d}"
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    return resident_id_number("330106", f"{1940 + n % 20}0101", f"{n % 1000:03d}")
 
 
 def _file_case(base: str):
@@ -81,7 +85,7 @@ def run(scale: int) -> dict[str, dict[str, Figures]]:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         urls = {"SQLite": f"sqlite:///{Path(tmp) / 'bench.db'}"}
         urls["PostgreSQL"] = stack.enter_context(
-            temporary_postgres_database(os.environ.get("TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test"))
+            temporary_postgres_database(os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_ADMIN_URL))
         )
         for label, url in urls.items():
             with backend_process(url, free_port(), Path(tmp) / f"{label}.log") as base:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from bot.resolve import DEFAULT_MODEL, _quiet
+from bot.resolve import DEFAULT_MODEL, quiet_rasa
 
 ITEM_PREFIX = "item_"
 
@@ -104,7 +104,7 @@ def main() -> int:
     if not args.model.exists():
         print(f"no trained model at {args.model}; run 'make model' first", file=sys.stderr)
         return 1
-    _quiet()
+    quiet_rasa()
     report = asyncio.run(evaluate(args.model, args.files))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

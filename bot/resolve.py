@@ -18,7 +18,8 @@ from pathlib import Path
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "jiujin.tar.gz"
 
 
-def _quiet() -> None:
+def quiet_rasa() -> None:
+    """Keep Rasa, TensorFlow and jieba chatter off stdout (and most of it off stderr)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     warnings.filterwarnings("ignore")
@@ -55,7 +56,7 @@ def main() -> int:
     if not args.model.exists():
         print(f"jiujin resolve: no trained model at {args.model}; run 'make model' first", file=sys.stderr)
         return 1
-    _quiet()
+    quiet_rasa()
     asyncio.run(resolve_lines(args.model))
     return 0
 

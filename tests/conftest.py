@@ -24,7 +24,7 @@ from backend.app import create_app
 from backend.catalog.loader import default_catalog
 from backend.catalog.schema import Catalog
 from backend.config import Settings
-from backend.testing import DEFAULT_POSTGRES_ADMIN_URL, temporary_postgres_database
+from backend.testing import DEFAULT_POSTGRES_ADMIN_URL, resident_id_number, temporary_postgres_database
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_ADMIN_URL)
 SKIP_POSTGRES = os.environ.get("JIUJIN_SKIP_POSTGRES") == "1"
@@ -32,13 +32,7 @@ Sanic.test_mode = True
 _app_names = itertools.count()
 
 
-def make_id(area: str = "330106", born: str = "19900307", seq: str = "121") -> str:
-    """A valid 18-character resident ID number (GB 11643 check character)."""
-    body = f"{area}{born}{seq}"
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
-
-
+make_id = resident_id_number
 ELDER_ID = "11010519491231002X"  # born 1949-12-31; the standard's own example
 YOUNG_ID = make_id()  # born 1990-03-07, 西湖区
 

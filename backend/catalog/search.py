@@ -1,7 +1,7 @@
 """Find items by what residents type: the official name, an alias, part of either, or a near miss.
 
-This is the backend's text search (the API's ``/items/search``). The dialogue's resolver, which also
-repairs speech-recognition homophones through pinyin, builds on the same name index.
+This is the backend's text search (the API's ``/items/search``). The dialogue resolves items in the Rasa
+process instead (``bot/nlu/resolver.py``: model intents, names and pinyin homophones).
 """
 
 from __future__ import annotations
