@@ -20,11 +20,10 @@ from backend.api.schemas import (
     ItemOut,
     ItemSearchQuery,
 )
-from backend.catalog.checklist import Need, UnknownMaterial, build_checklist
+from backend.catalog.checklist import Need
 from backend.catalog.eligibility import check_eligibility
 from backend.catalog.search import search_items
-from backend.errors import invalid
-from backend.services.cases import find_item
+from backend.services.cases import find_item, personal_checklist
 
 items = Blueprint("items", url_prefix="/api/v1/items")
 
@@ -85,15 +84,9 @@ async def checklist(request: Request, item_id: str):
     """What this resident needs to bring, what the system looks up, and what is still missing."""
     item = find_item(request.app.ctx.catalog, item_id)
     body = parse_body(request, ChecklistIn)
-    unknown_conditions = set(body.conditions) - {c.id for c in request.app.ctx.catalog.conditions}
-    if unknown_conditions:
-        raise invalid(
-            "unknown_condition", f"不认识的情形：{'、'.join(sorted(unknown_conditions))}。", field="conditions"
-        )
-    try:
-        entries = build_checklist(item, body.conditions, body.received)
-    except UnknownMaterial as exc:
-        raise invalid("unknown_material", f"“{item.name}”没有这些材料：{'、'.join(exc.material_ids)}。") from None
+    entries = personal_checklist(
+        request.app.ctx.catalog, item, body.conditions, body.received, received_field="received"
+    )
     return json(
         ChecklistOut(
             item_id=item.id,

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.schemas import CaseCreate, TransitionIn
-from backend.catalog.checklist import Need, UnknownMaterial, build_checklist
+from backend.catalog.checklist import ChecklistEntry, Need, UnknownMaterial, build_checklist
 from backend.catalog.eligibility import check_eligibility
 from backend.catalog.schema import Catalog, Item
 from backend.db import Database
@@ -67,18 +67,28 @@ async def _upsert_resident(session: AsyncSession, request: CaseCreate) -> int:
     return int(result.scalar_one())
 
 
-def _checklist(item: Item, request: CaseCreate) -> list[CaseMaterial]:
+def personal_checklist(
+    catalog: Catalog, item: Item, conditions: Collection[str], received: Collection[str], *, received_field: str
+) -> list[ChecklistEntry]:
+    """The checklist for these conditions and materials at hand; 422 naming unknown conditions or materials."""
+    unknown = set(conditions) - {c.id for c in catalog.conditions}
+    if unknown:
+        raise invalid("unknown_condition", f"不认识的情形：{'、'.join(sorted(unknown))}。", field="conditions")
+    try:
+        return build_checklist(item, conditions, received)
+    except UnknownMaterial as exc:
+        raise invalid(
+            "unknown_material", f"“{item.name}”没有这些材料：{'、'.join(exc.material_ids)}。", field=received_field
+        ) from None
+
+
+def _case_materials(catalog: Catalog, item: Item, request: CaseCreate) -> list[CaseMaterial]:
     conditions = set(request.conditions)
     if request.channel is Channel.PROXY or request.proxy is not None:
         conditions.add("proxy")
-    try:
-        entries = build_checklist(item, conditions, request.materials_received)
-    except UnknownMaterial as exc:
-        raise invalid(
-            "unknown_material",
-            f"“{item.name}”没有这些材料：{'、'.join(exc.material_ids)}。",
-            field="materials_received",
-        ) from None
+    entries = personal_checklist(
+        catalog, item, conditions, request.materials_received, received_field="materials_received"
+    )
     return [
         CaseMaterial(position=index, material_id=e.material.id, name=e.material.name, status=e.need)
         for index, e in enumerate(entries)
@@ -106,7 +116,7 @@ async def create_case(
     result = check_eligibility(item, id_number=request.resident.id_number, answers=request.answers, today=today)
     if result.eligible is False:
         raise invalid("not_eligible", " ".join(result.reasons), details={"reasons": result.reasons})
-    materials = _checklist(item, request)
+    materials = _case_materials(catalog, item, request)
     fingerprint = _fingerprint(request)
     try:
         async with db.write() as session:
@@ -153,10 +163,11 @@ async def create_case(
                 phone=mask_phone(request.resident.phone),
                 proxy=bool(proxy),
             )
+            await session.refresh(case, attribute_names=["resident"])  # the response shows the resident
         logger.info(
             "filed %s (%s) for resident %s", case.case_number, item.id, mask_id_number(request.resident.id_number)
         )
-        return Filed(await get_case(db, case.case_number), created=True)
+        return Filed(case, created=True)
     except IntegrityError:
         if not idempotency_key:
             raise

@@ -135,3 +135,9 @@ async def test_random_bodies_never_cause_a_server_error(sqlite_api: Api, path: s
     assert response.status < 500, (path, body, response.json)
     if response.status >= 400:
         assert response.json["error"]["code"]
+
+
+async def test_unknown_condition_is_refused_when_filing_as_in_the_checklist(api: Api) -> None:
+    response = await api.post("/api/v1/cases", json=case_body(conditions=["rainy_day"]))
+    assert_error(response, 422, "unknown_condition")
+    assert response.json["error"]["field"] == "conditions"
