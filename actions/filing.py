@@ -20,6 +20,7 @@ from actions.checklist import conditions_held, received, residence_answers
 from actions.choices import ID_NUMBER_IN_TEXT, yes_or_no
 from actions.clients.backend import BackendError, BackendUnavailable, backend
 from actions.launching import LaunchingAction
+from actions.origin import intake_channel, wechat_openid
 
 MAX_FAILURES = 3
 FILING_SLOTS = ("person_name", "id_number", "phone", "community")
@@ -236,7 +237,6 @@ class ActionFileCase(Action):
         state = tracker.get_slot("checklist_state") or {}
         same_item = state.get("item") == item_id
         proxy = bool(tracker.get_slot("proxy"))
-        channel = "proxy" if proxy else ("counter" if tracker.get_slot("interface") == "voice" else "wechat")
         body: dict[str, Any] = {
             "item_id": item_id,
             "resident": {
@@ -245,11 +245,13 @@ class ActionFileCase(Action):
                 "phone": tracker.get_slot("phone"),
                 "community": tracker.get_slot("community"),
             },
-            "channel": channel,
+            "channel": intake_channel(tracker, proxy=proxy),
             "materials_received": received(state) if same_item else [],
             "conditions": [c for c in conditions_held(state) if c != "proxy"] if same_item else [],
             "answers": residence_answers(state) if same_item else {},
         }
+        if openid := wechat_openid(tracker):
+            body["wechat_openid"] = openid
         if proxy:
             body["proxy"] = {
                 "name": tracker.get_slot("proxy_name"),

@@ -95,14 +95,17 @@ async def offer_items(dispatcher: CollectingDispatcher, tracker: Tracker, item_i
 
 
 class ActionShowMenu(Action):
-    """Greeting (when greeted) and the numbered department menu."""
+    """Greeting (when greeted; a welcome for new WeChat followers) and the numbered department menu."""
 
     def name(self) -> str:
         return "action_show_menu"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        if tracker.latest_message.get("intent", {}).get("name") == "greet":
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        if intent == "greet":
             dispatcher.utter_message(response="utter_greet")
+        elif intent == "follow":
+            dispatcher.utter_message(response="utter_welcome_follower")
         dispatcher.utter_message(response="utter_menu", choices=numbered(DEPARTMENTS))
         return [SlotSet("offered", offer("department", DEPARTMENTS)), SlotSet("proposal", None)]
 

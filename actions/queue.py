@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.choices import ID_NUMBER_IN_TEXT
 from actions.clients.backend import BackendError, BackendUnavailable, backend
+from actions.origin import intake_channel, wechat_openid
 from backend.identity import age_on
 
 PRIORITY_AGE = 70
@@ -28,10 +29,9 @@ class ActionTakeNumber(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         id_number = tracker.get_slot("id_number")  # validated by the backend when it was given
         category = "V" if id_number and age_on(id_number, dt.date.today()) >= PRIORITY_AGE else "A"
-        channel = "counter" if tracker.get_slot("interface") == "voice" else "wechat"
         key = f"bot-ticket-{tracker.sender_id}-{tracker.latest_message.get('message_id') or len(tracker.events)}"
         try:
-            ticket = await backend().take_ticket(category, channel, key[:64])
+            ticket = await backend().take_ticket(category, intake_channel(tracker), key[:64], wechat_openid(tracker))
         except (BackendError, BackendUnavailable):
             dispatcher.utter_message(response="utter_backend_unavailable")
             return [SlotSet("launch", None)]

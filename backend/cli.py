@@ -1,9 +1,10 @@
-"""``bin/jiujin``: the project's command line (database, staff accounts; more commands join as parts land)."""
+"""``bin/jiujin``: the project's command line (database, staff accounts, the WeChat menu; more join as parts land)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 
 from argon2 import PasswordHasher
@@ -15,6 +16,8 @@ from backend.config import Settings
 from backend.db import Database
 from backend.models import StaffRole, StaffUser
 from backend.services import audit
+from wechat import menu
+from wechat.settings import WeChatSettings
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -62,6 +65,19 @@ def _staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wechat_menu(args: argparse.Namespace) -> int:
+    if args.action == "show":
+        print(json.dumps(menu.MENU, ensure_ascii=False, indent=2))
+        return 0
+    try:
+        asyncio.run(menu.publish(WeChatSettings.from_env()))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("WeChat menu published")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="jiujin", description="就近办助手 jiujin")
@@ -77,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--department", choices=[d.value for d in Department])
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(run=_staff_add)
+
+    wechat = commands.add_parser("wechat", help="the WeChat Official Account")
+    wechat_commands = wechat.add_subparsers(dest="wechat_command", required=True)
+    menu_command = wechat_commands.add_parser("menu", help="show or publish the custom menu (WECHAT_APPID/SECRET)")
+    menu_command.add_argument("action", choices=["show", "publish"])
+    menu_command.set_defaults(run=_wechat_menu)
     return parser
 
 

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +86,12 @@ def service_process(
 
 
 @contextmanager
-def backend_process(database_url: str, port: int, log: Path, *, ready_within_s: float = 60) -> Iterator[str]:
+def backend_process(
+    database_url: str, port: int, log: Path, *, ready_within_s: float = 60, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Run ``python -m backend`` on ``database_url`` and ``port``; yield its base URL; stop it afterwards."""
     base = f"http://127.0.0.1:{port}"
-    env = {"DATABASE_URL": database_url, "BACKEND_PORT": str(port), "BACKEND_HOST": "127.0.0.1"}
+    env = (env or {}) | {"DATABASE_URL": database_url, "BACKEND_PORT": str(port), "BACKEND_HOST": "127.0.0.1"}
     with service_process(
         [sys.executable, "-m", "backend"],
         env=env,
@@ -104,19 +107,33 @@ RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin"
 MODEL = PROJECT_ROOT / "models" / "jiujin.tar.gz"
 
 
+@dataclass(frozen=True)
+class DialogueStack:
+    """The running parts of the dialogue stack: base URLs, and the processes a test may pause or stop."""
+
+    backend: str
+    rasa: str
+    actions: subprocess.Popen[bytes]
+    rasa_process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def dialogue_stack(folder: Path) -> Iterator[tuple[str, str]]:
-    """Backend (SQLite in ``folder``), action server and Rasa with the trained model; yields (backend, rasa) URLs."""
-    backend_port, action_port, rasa_port = free_port(), free_port(), free_port()
+def dialogue_stack(
+    folder: Path, *, env: dict[str, str] | None = None, rasa_port: int | None = None
+) -> Iterator[DialogueStack]:
+    """Backend (SQLite in ``folder``), action server and Rasa with the trained model, each with ``env`` added."""
+    backend_port, action_port, rasa_port = free_port(), free_port(), rasa_port or free_port()
+    extra = env or {}
     rasa = f"http://127.0.0.1:{rasa_port}"
-    with backend_process(f"sqlite:///{folder / 'jiujin.db'}", backend_port, folder / "backend.log") as backend:
+    database = f"sqlite:///{folder / 'jiujin.db'}"
+    with backend_process(database, backend_port, folder / "backend.log", env=extra) as backend:
         actions = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)]
         with service_process(
             actions,
-            env={"BACKEND_URL": backend},
+            env=extra | {"BACKEND_URL": backend},
             log=folder / "actions.log",
             health_url=f"http://127.0.0.1:{action_port}/health",
-        ):
+        ) as action_server:
             command = [
                 str(RASA_BIN / "rasa"),
                 "run",
@@ -130,12 +147,12 @@ def dialogue_stack(folder: Path) -> Iterator[tuple[str, str]]:
                 "--credentials",
                 "credentials.yml",
             ]
-            env = RASA_ENV | {"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"}
+            rasa_env = RASA_ENV | extra | {"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"}
             # Rasa imports TensorFlow and loads the model before it answers: allow minutes, not seconds.
             with service_process(
-                command, env=env, health_url=f"{rasa}/status", log=folder / "rasa.log", ready_within_s=300
-            ):
-                yield backend, rasa
+                command, env=rasa_env, health_url=f"{rasa}/status", log=folder / "rasa.log", ready_within_s=300
+            ) as rasa_server:
+                yield DialogueStack(backend, rasa, action_server, rasa_server)
 
 
 def heldout_evaluation(report: Path) -> dict[str, Any]:

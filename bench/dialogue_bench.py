@@ -21,7 +21,8 @@ CONVERSATION = ["你好", "我想办居住证", "3", "要多久", "收费吗", "
 
 def turn_latency(tmp: Path, users: int, conversations: int) -> dict:
     """Whole conversations over the REST channel, ``users`` at a time; per-turn latency percentiles."""
-    with dialogue_stack(tmp) as (_, rasa):
+    with dialogue_stack(tmp) as running:
+        rasa = running.rasa
 
         def converse(_: int) -> list[float]:
             sender, times = f"bench-{uuid.uuid4().hex[:8]}", []

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: start the stack on embedded defaults, wait until each part answers, print the URLs, and stop
-# everything on Ctrl-C. Parts join this script as they are built (backend now; Rasa, actions, devices later).
+# everything on Ctrl-C. Parts join this script as they are built.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -10,6 +10,16 @@ export ACTION_PORT="${ACTION_PORT:-5055}" RASA_PORT="${RASA_PORT:-5005}"
 export BACKEND_URL="${BACKEND_URL:-http://$BACKEND_HOST:$BACKEND_PORT}"
 export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webhook}"
 export SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
+# WeChat: without WECHAT_APPID this is a development machine. The stack then talks to the WeChat simulator
+# (wechat/simulator) in safe (AES) mode, with development-only credentials, and `make run` starts the simulator.
+export WECHAT_SIMULATOR_PORT="${WECHAT_SIMULATOR_PORT:-5070}"
+if [ -z "${WECHAT_APPID:-}" ]; then
+  wechat_simulator=1
+  export WECHAT_APPID=wxjiujindevelop01 WECHAT_SECRET=jiujin-development-secret
+  export WECHAT_TOKEN="${WECHAT_TOKEN:-jiujin-development-token}"
+  export WECHAT_AES_KEY="${WECHAT_AES_KEY-jiujinDevelopmentOnlyAesKey0123456789abcdef}"
+  export WECHAT_API_BASE_URL="http://127.0.0.1:$WECHAT_SIMULATOR_PORT/cgi-bin/"
+fi
 mkdir -p var/log
 pids=()
 stop() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -38,14 +48,28 @@ wait_for actions "http://127.0.0.1:$ACTION_PORT/health" 60 "${pids[-1]}"
 pids+=($!)
 wait_for rasa "http://127.0.0.1:$RASA_PORT/status" 240 "${pids[-1]}"
 
+if [ -n "${wechat_simulator:-}" ]; then
+  .venv/bin/python -m wechat.simulator --port "$WECHAT_SIMULATOR_PORT" \
+    --webhook "http://127.0.0.1:$RASA_PORT/webhooks/wechat/webhook" --record var/wechat/outbound.jsonl \
+    >var/log/wechat-simulator.log 2>&1 &
+  pids+=($!)
+  wait_for wechat-simulator "http://127.0.0.1:$WECHAT_SIMULATOR_PORT/health" 60 "${pids[-1]}"
+  .venv/bin/python -m backend.cli wechat menu publish >>var/log/wechat-simulator.log 2>&1 || true
+fi
+
+wechat_mode="plaintext mode"; [ -n "${WECHAT_AES_KEY:-}" ] && wechat_mode="safe (AES) mode"
 cat <<MSG
 jiujin is running (logs in var/log/, data in var/). Ctrl-C stops everything.
   chat (REST)     POST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook   ({"sender": "me", "message": "我想办居住证"})
   chat (terminal) make chat
+  WeChat webhook  http://127.0.0.1:$RASA_PORT/webhooks/wechat/webhook   ($wechat_mode)
   backend API     http://$BACKEND_HOST:$BACKEND_PORT/api/v1/items
   OpenAPI         http://$BACKEND_HOST:$BACKEND_PORT/api/v1/openapi.json
   action server   http://127.0.0.1:$ACTION_PORT/health
 MSG
+if [ -n "${wechat_simulator:-}" ]; then
+  echo "  chat as WeChat  http://127.0.0.1:$WECHAT_SIMULATOR_PORT/   (the simulator plays WeChat's servers and API)"
+fi
 wait -n "${pids[@]}"
 echo "a part of the stack stopped; see var/log/" >&2
 exit 1

@@ -36,8 +36,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not MODEL.exists():
         pytest.fail("no trained model: run 'make model' (make test does it first)")
     folder = tmp_path_factory.mktemp("e2e")
-    with dialogue_stack(folder) as (backend, rasa):
-        yield Stack(backend, rasa, folder / "jiujin.db")
+    with dialogue_stack(folder) as running:
+        yield Stack(running.backend, running.rasa, folder / "jiujin.db")
 
 
 def test_residence_permit_from_first_words_to_a_filed_case(stack: Stack) -> None:

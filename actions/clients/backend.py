@@ -104,14 +104,14 @@ class BackendClient:
         """A resident's cases, newest first."""
         return (await self._call("GET", "/cases", params={"id_number": id_number, "limit": 5}))["cases"]
 
-    async def take_ticket(self, category: str, channel: str, idempotency_key: str) -> dict[str, Any]:
-        """Take a queue number."""
-        return await self._call(
-            "POST",
-            "/queue/tickets",
-            json={"category": category, "channel": channel},
-            headers={"Idempotency-Key": idempotency_key},
-        )
+    async def take_ticket(
+        self, category: str, channel: str, idempotency_key: str, wechat_openid: str | None = None
+    ) -> dict[str, Any]:
+        """Take a queue number (with the follower's OpenID, WeChat tells them when their turn is near)."""
+        body = {"category": category, "channel": channel}
+        if wechat_openid:
+            body["wechat_openid"] = wechat_openid
+        return await self._call("POST", "/queue/tickets", json=body, headers={"Idempotency-Key": idempotency_key})
 
     async def aclose(self) -> None:
         """Close the connection pool."""

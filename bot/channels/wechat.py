@@ -1,0 +1,104 @@
+"""The WeChat Official Account as a Rasa input channel: ``/webhooks/wechat/webhook``.
+
+A thin adapter: `wechat.webhook.WeChatWebhook` holds the logic (checks, de-duplication, the 5-second rule) and is
+tested without Rasa; this module gives it Sanic routes and a way to run one dialogue turn. The conversation id is
+the follower's OpenID. Configured from the environment (WECHAT_TOKEN, WECHAT_APPID, WECHAT_AES_KEY, WECHAT_SECRET,
+REDIS_URL; see `wechat.settings`); keys under this channel in credentials.yml override them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from wechat.client import WeChatApi
+from wechat.delivery import CustomerService
+from wechat.settings import WeChatSettings
+from wechat.state import open_state
+from wechat.webhook import HttpReply, WeChatWebhook
+
+log = logging.getLogger(__name__)
+
+_CREDENTIAL_FIELDS = {"token", "appid", "aes_key", "secret", "api_base_url", "redis_url"}
+
+
+class WeChatInput(InputChannel):
+    """Receives WeChat's messages and events; answers passively or through customer-service messages."""
+
+    def __init__(self, settings: WeChatSettings) -> None:
+        self.settings = settings
+        if not settings.token:
+            log.warning("WECHAT_TOKEN is not set: the WeChat webhook refuses every request")
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
+        overrides = {k: str(v) for k, v in (credentials or {}).items() if k in _CREDENTIAL_FIELDS and v}
+        return cls(dataclasses.replace(WeChatSettings.from_env(), **overrides))
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        settings = self.settings
+        state = open_state(settings)
+        api = WeChatApi(settings, state)
+
+        async def run_turn(openid: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+            collector = CollectingOutputChannel()
+            await on_new_message(UserMessage(text, collector, openid, input_channel=self.name(), metadata=metadata))
+            return collector.messages
+
+        webhook = WeChatWebhook(settings, state, CustomerService(api, state), run_turn)
+        wechat = Blueprint("wechat_webhook", __name__)
+
+        @wechat.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "safe_mode": settings.safe_mode})
+
+        @wechat.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            return _http(webhook.verify(_query(request)))
+
+        @wechat.route("/webhook", methods=["POST"], stream=True)
+        async def receive(request: Request) -> HTTPResponse:
+            body = await _bounded_body(request, settings.max_body_bytes)
+            if body is None:
+                return response.text("payload too large", status=413)
+            return _http(await webhook.receive(_query(request), body))
+
+        @wechat.listener("before_server_stop")
+        async def finish_late_answers(*_: Any) -> None:
+            await webhook.drain()
+
+        return wechat
+
+
+def _query(request: Request) -> dict[str, str]:
+    return {key: values[0] for key, values in request.args.items() if values}
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to exceed ``limit`` bytes (before reading it all)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    while True:
+        chunk = await request.stream.read()
+        if chunk is None:
+            return bytes(body)
+        body += chunk
+        if len(body) > limit:
+            return None
+
+
+def _http(reply: HttpReply) -> HTTPResponse:
+    return response.text(reply.body, status=reply.status, content_type=reply.content_type)

@@ -1,0 +1,194 @@
+"""End to end over WeChat: the simulator (playing WeChat's servers and its API) and the real stack — backend, action
+server and Rasa with the WeChat channel in safe (AES) mode — as separate processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from backend.testing import MODEL, DialogueStack, dialogue_stack, free_port, service_process
+from tests.conftest import YOUNG_ID
+from wechat.inbound import VOICE_NOT_UNDERSTOOD
+from wechat.settings import WeChatSettings
+from wechat.simulator.wechat_server import WeChatServer
+from wechat.webhook import ACKNOWLEDGEMENT
+
+WECHAT_ENV = {
+    "WECHAT_TOKEN": "e2e-token",
+    "WECHAT_APPID": "wxe2e0000000000001",
+    "WECHAT_SECRET": "e2e-secret",
+    "WECHAT_AES_KEY": "E2eTestAesKeyForTheWeChatChannel0123456789A",
+}
+
+
+@dataclass(frozen=True)
+class WeChatStack:
+    stack: DialogueStack
+    simulator: str
+    webhook: str
+    settings: WeChatSettings
+    database: Path
+
+    def say(self, openid: str, text: str) -> dict[str, Any]:
+        return self.send({"openid": openid, "type": "text", "content": text})
+
+    def send(self, message: dict[str, Any]) -> dict[str, Any]:
+        return httpx.post(f"{self.simulator}/simulator/messages", json=message, timeout=30).json()
+
+    def outbound(self, openid: str) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.simulator}/simulator/outbound", params={"openid": openid}, timeout=10).json()["calls"]
+
+    def user_turns(self, openid: str, text: str) -> int:
+        tracker = httpx.get(f"{self.stack.rasa}/conversations/{openid}/tracker", timeout=10).json()
+        return sum(1 for e in tracker["events"] if e["event"] == "user" and e.get("text") == text)
+
+
+def _with_descendants(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(p for child in children for p in _with_descendants(int(child)))]
+
+
+def _shown(delivery: dict[str, Any]) -> str:
+    return str(delivery.get("shown_to_user") or "")
+
+
+@pytest.fixture(scope="module")
+def wechat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeChatStack]:
+    if not MODEL.exists():
+        pytest.fail("no trained model: run 'make model' (make test does it first)")
+    folder = tmp_path_factory.mktemp("wechat-e2e")
+    simulator_port, rasa_port = free_port(), free_port()
+    simulator = f"http://127.0.0.1:{simulator_port}"
+    webhook = f"http://127.0.0.1:{rasa_port}/webhooks/wechat/webhook"
+    env = WECHAT_ENV | {
+        "WECHAT_API_BASE_URL": f"{simulator}/cgi-bin/",
+        "WECHAT_STATE_PATH": str(folder / "wechat-state.db"),
+    }
+    command = [sys.executable, "-m", "wechat.simulator", "--port", str(simulator_port), "--webhook", webhook]
+    with (
+        service_process(command, env=env, health_url=f"{simulator}/health", log=folder / "simulator.log"),
+        dialogue_stack(folder, env=env, rasa_port=rasa_port) as stack,
+    ):
+        settings = WeChatSettings.from_env(env)
+        yield WeChatStack(stack, simulator, webhook, settings, folder / "jiujin.db")
+
+
+def test_a_follower_files_a_case_over_encrypted_wechat(wechat: WeChatStack) -> None:
+    openid = f"o{uuid.uuid4().hex[:27]}"
+    welcome = wechat.send({"openid": openid, "type": "event", "event": "subscribe"})
+    assert "感谢关注" in _shown(welcome) and "1. 医保" in _shown(welcome)
+    item = wechat.say(openid, "我想办居住证")
+    assert item["attempts"][0]["status"] == 200 and len(item["attempts"]) == 1
+    assert "浙江省居住证申领" in _shown(item) and "直接网上预约办理" in _shown(item)
+    assert "姓名" in _shown(wechat.say(openid, "4"))
+    assert "身份证" in _shown(wechat.say(openid, "王秀英"))
+    assert "手机" in _shown(wechat.say(openid, YOUNG_ID))
+    assert "社区" in _shown(wechat.say(openid, "13812345678"))
+    filed = _shown(wechat.say(openid, "骆家庄社区"))
+    number = filed.split("办件编号是 ")[1][:16]
+    case = httpx.get(f"{wechat.stack.backend}/api/v1/cases/{number}").json()
+    assert case["channel"] == "wechat" and case["resident_name"] == "王秀英"
+    with sqlite3.connect(wechat.database) as db:
+        assert db.execute("SELECT wechat_openid FROM cases WHERE case_number = ?", (number,)).fetchone() == (openid,)
+
+
+def test_three_deliveries_of_one_message_are_one_turn_and_one_case(wechat: WeChatStack) -> None:
+    openid = f"o{uuid.uuid4().hex[:27]}"
+    for text in ("我想办居住证", "4", "李建国", YOUNG_ID, "13912345678"):
+        wechat.say(openid, text)
+    server = WeChatServer(wechat.webhook, wechat.settings)
+    last_words = "翠苑一区社区"
+    xml = server.build_xml(openid, "text", Content=last_words, MsgId=server.new_msg_id())
+    answers = []
+    for _ in range(3):  # WeChat's retries: the same MsgId, freshly signed each time
+        body, query = server.envelope(xml, openid)
+        response = httpx.post(wechat.webhook, params=query, content=body, timeout=10)
+        answers.append(server.read_reply(response.content, openid))
+    assert answers[0] is not None and "办件编号是" in answers[0]["Content"]
+    assert all(a == answers[0] for a in answers)  # the same passive answer each time
+    assert wechat.user_turns(openid, last_words) == 1
+    with sqlite3.connect(wechat.database) as db:
+        assert db.execute("SELECT count(*) FROM cases WHERE wechat_openid = ?", (openid,)).fetchone() == (1,)
+
+
+def test_a_slow_turn_is_acknowledged_in_time_and_answered_by_customer_service(wechat: WeChatStack) -> None:
+    openid = f"o{uuid.uuid4().hex[:27]}"
+    stalled = _with_descendants(wechat.stack.actions.pid)  # Sanic serves from a worker process of its own
+    for pid in stalled:
+        os.kill(pid, signal.SIGSTOP)  # the action server stalls (say, under load): the turn cannot finish in time
+    try:
+        delivery = wechat.say(openid, "我想办居住证")
+    finally:
+        for pid in stalled:
+            os.kill(pid, signal.SIGCONT)
+    assert _shown(delivery) == ACKNOWLEDGEMENT
+    assert len(delivery["attempts"]) == 1 and delivery["attempts"][0]["elapsed_s"] < 4.5
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        sent = [c for c in wechat.outbound(openid) if c["api"] == "custom_send" and c["errcode"] == 0]
+        if sent:
+            break
+        time.sleep(0.3)
+    assert len(sent) == 1 and "浙江省居住证申领" in sent[0]["body"]["text"]["content"]
+    assert wechat.user_turns(openid, "我想办居住证") == 1
+
+
+def test_voice_menu_and_qr_codes(wechat: WeChatStack) -> None:
+    openid = f"o{uuid.uuid4().hex[:27]}"
+    heard = wechat.send({"openid": openid, "type": "voice", "recognition": "老年人优待证怎么办理。"})
+    assert "老年人优待证" in _shown(heard)
+    unheard = wechat.send({"openid": openid, "type": "voice", "recognition": ""})
+    assert _shown(unheard) == VOICE_NOT_UNDERSTOOD
+    click = wechat.send({"openid": openid, "type": "event", "event": "CLICK", "key": "DEPT_medical_insurance"})
+    assert "医保可以办这些事项" in _shown(click)
+    scan = wechat.send({"openid": openid, "type": "event", "event": "SCAN", "key": "item_residence_permit"})
+    assert "浙江省居住证申领" in _shown(scan)
+
+
+def test_forged_stale_hostile_and_huge_requests_are_refused(wechat: WeChatStack) -> None:
+    server = WeChatServer(wechat.webhook, wechat.settings)
+    xml = server.build_xml("oForged", "text", Content="我想办居住证", MsgId=server.new_msg_id())
+    body, query = server.envelope(xml, "oForged")
+    forged = query | {"signature": "0" * 40}
+    assert httpx.post(wechat.webhook, params=forged, content=body).status_code == 403
+    stale = server.signed_query(timestamp=str(int(time.time()) - 3600))
+    assert httpx.post(wechat.webhook, params=stale, content=body).status_code == 403
+    hostile = b'<!DOCTYPE x [<!ENTITY a "aaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]><xml><Encrypt>&b;</Encrypt></xml>'
+    assert httpx.post(wechat.webhook, params=server.signed_query(), content=hostile).status_code == 400
+    huge = b"<xml>" + b"a" * (2 * 1024 * 1024) + b"</xml>"
+    assert httpx.post(wechat.webhook, params=server.signed_query(), content=huge, timeout=30).status_code == 413
+    assert wechat.user_turns("oForged", "我想办居住证") == 0
+    echo = server.signed_query() | {"echostr": "3141592653"}
+    assert httpx.get(wechat.webhook, params=echo).text == "3141592653"
+    assert httpx.get(wechat.webhook, params=echo | {"signature": "f" * 40}).status_code == 403
+
+
+def test_the_reply_is_encrypted_with_wechats_own_crypto(wechat: WeChatStack) -> None:
+    server = WeChatServer(wechat.webhook, wechat.settings)  # its crypto is wechatpy's WeChatCrypto
+    openid = f"o{uuid.uuid4().hex[:27]}"
+    body, query = server.envelope(server.build_xml(openid, "text", Content="你好", MsgId=server.new_msg_id()), openid)
+    response = httpx.post(wechat.webhook, params=query, content=body)
+    assert b"<Encrypt>" in response.content and "就近办助手".encode() not in response.content
+    reply = server.read_reply(response.content, openid)
+    assert reply is not None and reply["ToUserName"] == openid and "就近办助手" in reply["Content"]
+
+
+def test_the_menu_command_publishes_a_menu_wechat_accepts(wechat: WeChatStack, tmp_path: Path) -> None:
+    env = os.environ | WECHAT_ENV | {"WECHAT_API_BASE_URL": f"{wechat.simulator}/cgi-bin/",
+                                     "WECHAT_STATE_PATH": str(tmp_path / "state.db")}  # fmt: skip
+    done = subprocess.run(["bin/jiujin", "wechat", "menu", "publish"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    menu = httpx.get(f"{wechat.simulator}/simulator/menu").json()["menu"]
+    assert [b["name"] for b in menu["button"]] == ["医保社保", "民政公安", "办事服务"]
