@@ -15,10 +15,11 @@ from sanic.handlers import ErrorHandler
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from backend import migrate
+from backend import migrate, notifier
 from backend.api.cases import cases
 from backend.api.identity import identity
 from backend.api.items import items
+from backend.api.notifications import notifications
 from backend.api.openapi import build_document
 from backend.api.print_jobs import print_jobs
 from backend.api.queue import queue
@@ -71,7 +72,7 @@ def create_app(
     app.ctx.settings = settings
     app.ctx.catalog = catalog or load_catalog(settings.catalog_path)
     app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
-    for blueprint in (items, cases, queue, print_jobs, identity):
+    for blueprint in (items, cases, queue, print_jobs, identity, notifications):
         app.blueprint(blueprint)
 
     @app.on_request
@@ -100,6 +101,11 @@ def create_app(
         app.ctx.db = Database(settings.database_url)
         app.ctx.openapi = build_document(app, title="jiujin backend", version=VERSION)
         install_masking("sanic.root", "sanic.error", "sanic.access", "sanic.server")
+        app.ctx.notifier = await notifier.start(app.ctx.db, settings)
+
+    @app.before_server_stop
+    async def stop_notifier(app: Sanic) -> None:
+        await notifier.stop(getattr(app.ctx, "notifier", None))
 
     @app.after_server_stop
     async def close_database(app: Sanic) -> None:

@@ -21,6 +21,16 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     if not raw:
@@ -52,6 +62,10 @@ class Settings:
     """A claimed print job not confirmed within this time may be claimed again (printer worker crashed)."""
     workers: int = 1
     """Sanic worker processes."""
+    notifier_enabled: bool = True
+    """Send pending WeChat notices from a background task in each worker (off: they wait, pending)."""
+    notifier_interval_s: float = 1.0
+    """Seconds between two passes of the notice sender."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -68,4 +82,6 @@ class Settings:
             priority_streak_cap=_int("QUEUE_PRIORITY_STREAK_CAP", defaults.priority_streak_cap),
             print_lease_seconds=_int("PRINT_LEASE_SECONDS", defaults.print_lease_seconds),
             workers=_int("BACKEND_WORKERS", defaults.workers),
+            notifier_enabled=_bool("NOTIFIER_ENABLED", defaults.notifier_enabled),
+            notifier_interval_s=_float("NOTIFIER_INTERVAL_S", defaults.notifier_interval_s),
         )

@@ -86,6 +86,23 @@ class PrintJobStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class NotificationKind(enum.StrEnum):
+    """What a WeChat notice tells the resident; the values name the templates (``wechat.settings.TemplateIds``)."""
+
+    CASE_ACCEPTED = "case_accepted"
+    CORRECTION_NEEDED = "correction_needed"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    QUEUE_NEAR = "queue_near"
+
+
+class NotificationStatus(enum.StrEnum):
+    """Life of a WeChat notice: pending until sent, failed when every attempt was used (kept for staff)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
 class StaffRole(enum.StrEnum):
     """Console roles."""
 
@@ -214,6 +231,33 @@ class PrintJob(Base):
     claimed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     printed_at: Mapped[dt.datetime | None]
+
+
+class Notification(Base):
+    """A WeChat notice to a resident, written in the transaction of the change it reports; the notifier sends it.
+
+    ``payload`` holds the whole notice (kind, template fields, plain text), so sending needs nothing else;
+    ``dedupe_key`` makes a notice about one event unique, whatever retries or replays happen.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind"))
+    wechat_openid: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(20), index=True)
+    """The case number, or the ticket number, the notice is about."""
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[NotificationStatus] = mapped_column(_enum(NotificationStatus, "notification_status"), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    """When a pending notice is due; while a sender holds it, the end of that sender's lease."""
+    last_error: Mapped[str | None] = mapped_column(Text)
+    via: Mapped[str | None] = mapped_column(String(24))
+    """How it went out: ``template`` or ``customer_service``."""
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
 
 
 class StaffUser(Base):

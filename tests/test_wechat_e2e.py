@@ -30,6 +30,9 @@ WECHAT_ENV = {
     "WECHAT_APPID": "wxe2e0000000000001",
     "WECHAT_SECRET": "e2e-secret",
     "WECHAT_AES_KEY": "E2eTestAesKeyForTheWeChatChannel0123456789A",
+    "WECHAT_TEMPLATE_CASE_ACCEPTED": "tpl-case-accepted",
+    "WECHAT_TEMPLATE_READY_FOR_PICKUP": "tpl-ready",
+    "NOTIFIER_INTERVAL_S": "0.2",
 }
 
 
@@ -58,6 +61,17 @@ class WeChatStack:
 def _with_descendants(pid: int) -> list[int]:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [pid, *(p for child in children for p in _with_descendants(int(child)))]
+
+
+def _wait_for(wechat: WeChatStack, openid: str, api: str, within_s: float = 30) -> dict[str, Any]:
+    """The first successful call of ``api`` to ``openid`` that the WeChat API stand-in records."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        calls = [c for c in wechat.outbound(openid) if c["api"] == api and c["errcode"] == 0]
+        if calls:
+            return calls[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {api} to {openid} within {within_s} s: {wechat.outbound(openid)}")
 
 
 def _shown(delivery: dict[str, Any]) -> str:
@@ -103,6 +117,14 @@ def test_a_follower_files_a_case_over_encrypted_wechat(wechat: WeChatStack) -> N
     with sqlite3.connect(wechat.database) as db:
         assert db.execute("SELECT wechat_openid FROM cases WHERE case_number = ?", (number,)).fetchone() == (openid,)
 
+    # Staff accept the case: the backend tells the follower by template message through the WeChat API.
+    accepted = httpx.post(f"{wechat.stack.backend}/api/v1/cases/{number}/transitions", json={"to": "accepted"})
+    assert accepted.status_code == 200, accepted.text
+    notice = _wait_for(wechat, openid, "template_send")
+    assert notice["body"]["template_id"] == "tpl-case-accepted" and notice["body"]["touser"] == openid
+    assert notice["body"]["data"]["keyword1"]["value"] == number
+    assert "预计" in notice["body"]["data"]["keyword4"]["value"]
+
 
 def test_three_deliveries_of_one_message_are_one_turn_and_one_case(wechat: WeChatStack) -> None:
     openid = f"o{uuid.uuid4().hex[:27]}"
@@ -135,13 +157,9 @@ def test_a_slow_turn_is_acknowledged_in_time_and_answered_by_customer_service(we
             os.kill(pid, signal.SIGCONT)
     assert _shown(delivery) == ACKNOWLEDGEMENT
     assert len(delivery["attempts"]) == 1 and delivery["attempts"][0]["elapsed_s"] < 4.5
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        sent = [c for c in wechat.outbound(openid) if c["api"] == "custom_send" and c["errcode"] == 0]
-        if sent:
-            break
-        time.sleep(0.3)
-    assert len(sent) == 1 and "浙江省居住证申领" in sent[0]["body"]["text"]["content"]
+    late = _wait_for(wechat, openid, "custom_send")
+    assert "浙江省居住证申领" in late["body"]["text"]["content"]
+    assert len([c for c in wechat.outbound(openid) if c["api"] == "custom_send"]) == 1
     assert wechat.user_turns(openid, "我想办居住证") == 1
 
 

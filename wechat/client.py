@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 QUOTA_ERRORS = frozenset({45015, 45047})
 """45015: no user message within 48 h; 45047: the allowance after the user's last message is used up."""
+FOLLOWER_GONE_ERRORS = frozenset({40003, 43004, 43019})
+"""40003: not an OpenID of this account; 43004: the follower unfollowed; 43019: the follower is blocked.
+Trying again cannot help."""
 TOKEN_MARGIN_S = 300
 """Refresh the access token this long before WeChat's expiry, so no call meets an expired one."""
 REQUEST_TIMEOUT_S = 5

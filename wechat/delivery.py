@@ -45,17 +45,17 @@ class CustomerService:
         held = await asyncio.to_thread(self.state.drain, _outbox_key(openid))
         return [HELD_OVER + "\n" + "\n".join(held)] if held else []
 
-    async def deliver(self, openid: str, text: str) -> int:
-        """Send ``text`` (split when long); returns how many pieces went out. The rest wait in the outbox."""
+    async def deliver(self, openid: str, text: str) -> bool:
+        """Send ``text`` (split when long). False when some of it waits in the outbox for the next message."""
         return await self.deliver_pieces(openid, split(text))
 
-    async def deliver_pieces(self, openid: str, pieces: list[str]) -> int:
+    async def deliver_pieces(self, openid: str, pieces: list[str]) -> bool:
         """Send pieces already cut to WeChat's size, in order; what cannot go now waits in the outbox."""
         for index, piece in enumerate(pieces):
             if not await self._send_one(openid, piece):
                 await self._hold(openid, pieces[index:])
-                return index
-        return len(pieces)
+                return False
+        return True
 
     async def _send_one(self, openid: str, piece: str) -> bool:
         if not await asyncio.to_thread(self.state.take, _allowance_key(openid)):
@@ -70,7 +70,8 @@ class CustomerService:
                 if code in QUOTA_ERRORS:
                     log.info("WeChat refused a customer-service message (errcode %s); holding it", code)
                     return False
-                log.warning("customer-service message failed (attempt %d, errcode %s): %s", attempt, code, exc)
+                # Not the exception's text: it can hold the request URL, and with it the access token.
+                log.warning("customer-service message failed (attempt %d): %s %s", attempt, type(exc).__name__, code)
                 if attempt < SEND_ATTEMPTS:
                     await asyncio.sleep(RETRY_PAUSE_S * attempt)
         return False

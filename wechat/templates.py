@@ -93,10 +93,10 @@ def queue_near(number: str, ahead: int) -> Notice:
 
 async def send_notice(api: WeChatApi, customer_service: CustomerService, openid: str, notice: Notice) -> str:
     """Send ``notice`` as a template message, or as a customer-service text where no template id is configured.
-    Returns how it went out ("template" or "customer_service"); WeChat errors propagate for the caller to retry."""
+    Returns how it went out: "template", "customer_service", or "held" when the follower's customer-service allowance
+    is used up and the text waits for their next message. WeChat errors propagate for the caller to retry."""
     template_id = notice.template_id(api.settings.templates)
     if template_id:
         await api.send_template(openid, template_id, notice.data())
         return "template"
-    await customer_service.deliver(openid, notice.text)
-    return "customer_service"
+    return "customer_service" if await customer_service.deliver(openid, notice.text) else "held"

@@ -71,6 +71,6 @@ async def transition(request: Request, case_number: str):
     """Move the case along the status machine; an illegal change gets 409."""
     body = parse_body(request, TransitionIn)
     case = await service.transition_case(
-        request.app.ctx.db, case_number, body, actor=actor(request), today=today(request)
+        request.app.ctx.db, request.app.ctx.catalog, case_number, body, actor=actor(request), today=today(request)
     )
     return json(case_out(case, request.app.ctx.catalog).model_dump(mode="json"))

@@ -32,6 +32,7 @@ FIELD_LABELS = {
     "kind": "打印类别",
     "printer": "打印机",
     "q": "查询内容",
+    "subject": "办件编号或号码",
 }
 
 _HEADER_VALUE = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")

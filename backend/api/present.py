@@ -9,12 +9,13 @@ from backend.api.schemas import (
     GuideOut,
     ItemOut,
     MaterialOut,
+    NotificationOut,
     PrintJobOut,
     TicketOut,
 )
 from backend.catalog.schema import Catalog, Item, MaterialForm
-from backend.identity import mask_id_number, mask_phone
-from backend.models import Case, PrintJob, as_utc
+from backend.identity import mask_id_number, mask_openid, mask_phone
+from backend.models import Case, Notification, NotificationStatus, PrintJob, as_utc
 from backend.services.cases import missing_names
 from backend.services.queue import Placed
 
@@ -120,4 +121,23 @@ def job_out(job: PrintJob) -> PrintJobOut:
         last_error=job.last_error,
         created_at=as_utc(job.created_at),
         printed_at=as_utc(job.printed_at),
+    )
+
+
+def notification_out(notification: Notification) -> NotificationOut:
+    """A WeChat notice with its OpenID masked."""
+    pending = notification.status is NotificationStatus.PENDING
+    return NotificationOut(
+        id=notification.id,
+        kind=notification.kind,
+        subject=notification.subject,
+        wechat_openid=mask_openid(notification.wechat_openid) or "",
+        text=notification.payload.get("text", ""),
+        status=notification.status,
+        via=notification.via,
+        attempts=notification.attempts,
+        next_attempt_at=as_utc(notification.next_attempt_at) if pending else None,
+        last_error=notification.last_error,
+        created_at=as_utc(notification.created_at),
+        sent_at=as_utc(notification.sent_at),
     )

@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from backend.catalog.checklist import Need
 from backend.identity import InvalidIdNumber, validate_id_number, validate_phone
-from backend.models import Channel, PrintJobStatus, TicketCategory, TicketStatus
+from backend.models import Channel, NotificationKind, NotificationStatus, PrintJobStatus, TicketCategory, TicketStatus
 from backend.status import CaseStatus
 
 
@@ -353,6 +353,31 @@ class PrintJobList(RootModel[list[PrintJobOut]]):
     """Spooled jobs, oldest first."""
 
 
+class NotificationOut(BaseModel):
+    """A WeChat notice to a resident and how its delivery went; the OpenID is masked."""
+
+    id: int
+    kind: NotificationKind
+    subject: str
+    """The case number or ticket number it is about."""
+    wechat_openid: str
+    text: str
+    """What the notice says (as plain text)."""
+    status: NotificationStatus
+    via: str | None
+    """How it went out: ``template`` or ``customer_service``."""
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    """When a pending notice is tried next."""
+    last_error: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+class NotificationList(RootModel[list[NotificationOut]]):
+    """WeChat notices, newest first."""
+
+
 # ---- query parameters -----------------------------------------------------------------------------------
 
 
@@ -393,4 +418,13 @@ class PrintJobQuery(_In):
 
     status: PrintJobStatus | None = None
     printer: PrinterName | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+
+
+class NotificationQuery(_In):
+    """Filter the WeChat notices."""
+
+    status: NotificationStatus | None = None
+    subject: Annotated[str, Field(min_length=1, max_length=20, examples=["JJ-20261126-0001", "A003"])] | None = None
+    """A case number or a ticket number."""
     limit: Annotated[int, Field(ge=1, le=500)] = 100

@@ -22,7 +22,7 @@ from backend.db import Database
 from backend.errors import conflict, invalid, not_found
 from backend.identity import mask_id_number, mask_phone
 from backend.models import Case, CaseMaterial, Channel, Resident, utcnow
-from backend.services import audit
+from backend.services import audit, notifications
 from backend.services.counters import next_value
 from backend.status import REASON_REQUIRED, CaseStatus, IllegalTransition, check_transition
 from backend.workdays import add_working_days
@@ -44,6 +44,11 @@ def find_item(catalog: Catalog, item_id: str) -> Item:
         if item.id == item_id:
             return item
     raise not_found("unknown_item", f"没有找到办理事项“{item_id}”。")
+
+
+def item_name(catalog: Catalog, item_id: str) -> str:
+    """The item's name; its id when the catalog no longer lists it (an old case outlives a catalog change)."""
+    return next((item.name for item in catalog.items if item.id == item_id), item_id)
 
 
 def _fingerprint(request: CaseCreate) -> str:
@@ -200,13 +205,15 @@ def _set_materials(case: Case, ids: Sequence[str], status: Need) -> None:
 
 async def transition_case(
     db: Database,
+    catalog: Catalog,
     case_number: str,
     change: TransitionIn,
     *,
     actor: str,
     today: dt.date,
 ) -> Case:
-    """Apply one status change (with material updates); illegal changes are refused with 409."""
+    """Apply one status change (with material updates); illegal changes are refused with 409.
+    The WeChat notice the change calls for is queued in the same transaction."""
     async with db.write() as session:
         statement = select(Case).where(Case.case_number == case_number).with_for_update(of=Case)
         case = (await session.execute(statement)).unique().scalar_one_or_none()
@@ -253,6 +260,9 @@ async def transition_case(
                 "received": list(change.received),
                 "missing": list(change.missing),
             },
+        )
+        await notifications.case_changed(
+            session, case, item_name=item_name(catalog, case.item_id), missing=missing_names(case), today=today
         )
     return await get_case(db, case_number)
 

@@ -17,7 +17,7 @@ from backend.api.schemas import TicketCreate
 from backend.db import Database
 from backend.errors import not_found
 from backend.models import Channel, PrintJob, PrintJobStatus, QueueTicket, TicketCategory, TicketStatus, utcnow
-from backend.services import audit
+from backend.services import audit, notifications
 from backend.services.counters import next_value
 
 
@@ -29,6 +29,12 @@ class Placed:
     ahead: int
 
 
+def _people_ahead(category: TicketCategory, earlier_same: int, priority_waiting: int) -> int:
+    """The rule of ``ahead``: the earlier waiting tickets of the same category and, for a 综合 (A) ticket, every
+    waiting 绿色通道 (V) ticket, since those are called first (within the fairness cap)."""
+    return earlier_same + (priority_waiting if category is TicketCategory.GENERAL else 0)
+
+
 async def _ahead(session: AsyncSession, ticket: QueueTicket) -> int:
     if ticket.status is not TicketStatus.WAITING:
         return 0
@@ -37,11 +43,37 @@ async def _ahead(session: AsyncSession, ticket: QueueTicket) -> int:
     )
     same = waiting.where(QueueTicket.category == ticket.category, QueueTicket.seq < ticket.seq)
     count = (await session.execute(same)).scalar_one()
+    priority = 0
     if ticket.category is TicketCategory.GENERAL:
-        # Priority tickets waiting now are called before this one (within the fairness cap).
-        priority = waiting.where(QueueTicket.category == TicketCategory.PRIORITY)
-        count += (await session.execute(priority)).scalar_one()
-    return int(count)
+        priority = (await session.execute(waiting.where(QueueTicket.category == TicketCategory.PRIORITY))).scalar_one()
+    return _people_ahead(ticket.category, int(count), int(priority))
+
+
+async def _ticket_with_ahead(session: AsyncSession, today: dt.date, ahead: int) -> QueueTicket | None:
+    """The waiting ticket with exactly ``ahead`` people ahead of it, by the rule of ``_ahead``, in two queries.
+
+    Only the first ``ahead + 1`` waiting tickets of each category can qualify, and they also tell whether more than
+    ``ahead`` V tickets wait (which puts every A ticket further back). At most one ticket qualifies.
+    """
+    heads: dict[TicketCategory, list[QueueTicket]] = {}
+    for category in TicketCategory:
+        statement = (
+            select(QueueTicket)
+            .where(
+                QueueTicket.service_day == today,
+                QueueTicket.category == category,
+                QueueTicket.status == TicketStatus.WAITING,
+            )
+            .order_by(QueueTicket.seq)
+            .limit(ahead + 1)
+        )
+        heads[category] = list((await session.execute(statement)).scalars())
+    priority_waiting = len(heads[TicketCategory.PRIORITY])
+    for category, tickets in heads.items():
+        for earlier, ticket in enumerate(tickets):
+            if _people_ahead(category, earlier, priority_waiting) == ahead:
+                return ticket
+    return None
 
 
 async def take_ticket(
@@ -132,6 +164,9 @@ async def call_next(db: Database, window: int, *, actor: str, today: dt.date, pr
             if ticket is not None:
                 ticket.status, ticket.window, ticket.called_at = TicketStatus.CALLED, window, utcnow()
                 audit.record(session, actor, "queue.call", "ticket", ticket.number, window=window)
+                near = await _ticket_with_ahead(session, today, notifications.NEAR_AHEAD)
+                if near is not None:
+                    await notifications.ticket_near(session, near, notifications.NEAR_AHEAD)
                 return ticket
     raise not_found("queue_empty", "现在没有人在等候。")
 
