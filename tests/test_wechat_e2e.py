@@ -1,5 +1,6 @@
 """End to end over WeChat: the simulator (playing WeChat's servers and its API) and the real stack — backend, action
-server and Rasa with the WeChat channel in safe (AES) mode — as separate processes."""
+server and Rasa with the WeChat channel in safe (AES) mode, its shared state in Redis as in production — as
+separate processes. (The webhook's unit tests use the embedded SQLite state.)"""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ WECHAT_ENV = {
     "WECHAT_TEMPLATE_CASE_ACCEPTED": "tpl-case-accepted",
     "WECHAT_TEMPLATE_READY_FOR_PICKUP": "tpl-ready",
     "NOTIFIER_INTERVAL_S": "0.2",
+    "REDIS_URL": "redis://127.0.0.1:6379/14",
 }
 
 

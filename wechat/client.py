@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from wechatpy import WeChatClient
@@ -27,37 +28,59 @@ Trying again cannot help."""
 TOKEN_MARGIN_S = 300
 """Refresh the access token this long before WeChat's expiry, so no call meets an expired one."""
 REQUEST_TIMEOUT_S = 5
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+"""The access token is invalid (40001, 40014) or expired (42001)."""
 
 
 class TokenSharingClient(WeChatClient):
-    """wechatpy's client with its base URL from the settings and the token refresh taken by one process at a time."""
+    """wechatpy's client with its base URL from the settings and one access token for every process.
+
+    The token lives in the shared state. A process that finds none, or whose token WeChat rejected, replaces it
+    under a lock, unless another process already has (a second fetch would invalidate the first token). wechatpy's
+    own retry on token errors is off: it retries without limit; `WeChatApi` retries once.
+    """
 
     _REFRESH_LOCK = "wechat:token-refresh"
 
     def __init__(self, settings: WeChatSettings, state: SharedState) -> None:
-        super().__init__(settings.appid, settings.secret, session=TokenStorage(state), timeout=REQUEST_TIMEOUT_S)
+        super().__init__(
+            settings.appid,
+            settings.secret,
+            session=TokenStorage(state),
+            timeout=REQUEST_TIMEOUT_S,
+            auto_retry=False,
+        )
         self.API_BASE_URL = settings.api_base_url
         self.state = state
 
+    @property
+    def access_token(self) -> str:
+        return self.session.get(self.access_token_key) or self.replace_token(None)
+
     def fetch_access_token(self) -> dict[str, Any]:
-        stale = self.session.get(self.access_token_key)
-        if not self.state.claim(self._REFRESH_LOCK, "1", ttl_s=REQUEST_TIMEOUT_S * 2):
-            # Another process is refreshing: wait for its token rather than invalidating it with a second one.
-            deadline = time.monotonic() + REQUEST_TIMEOUT_S * 2
-            while time.monotonic() < deadline:
-                time.sleep(0.1)
-                token = self.session.get(self.access_token_key)
-                if token and token != stale:
-                    return {"access_token": token}
+        """wechatpy's forced refresh: replace the current token."""
+        return {"access_token": self.replace_token(self.session.get(self.access_token_key))}
+
+    def replace_token(self, stale: str | None) -> str:
+        """A token other than ``stale``: one another process put in place meanwhile, or a new one from WeChat."""
+        deadline = time.monotonic() + REQUEST_TIMEOUT_S * 2
+        while not self.state.claim(self._REFRESH_LOCK, "1", ttl_s=REQUEST_TIMEOUT_S * 2):
+            if (current := self.session.get(self.access_token_key)) and current != stale:
+                return str(current)
+            if time.monotonic() > deadline:  # the holder of the lock died: go ahead
+                break
+            time.sleep(0.05)
         try:
+            if (current := self.session.get(self.access_token_key)) and current != stale:
+                return str(current)
             result = self._fetch_access_token(
                 url=f"{self.API_BASE_URL}token",
                 params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
             )
+            # Kept a little shorter than WeChat keeps it, so no call meets an expired token.
             lifetime = max(int(result.get("expires_in", 7200)) - TOKEN_MARGIN_S, 60)
             self.session.set(self.access_token_key, result["access_token"], lifetime)
-            self.expires_at = int(time.time()) + lifetime
-            return result
+            return str(result["access_token"])
         finally:
             self.state.delete(self._REFRESH_LOCK)
 
@@ -75,22 +98,38 @@ class WeChatApi:
 
     async def send_text(self, openid: str, text: str) -> None:
         """A customer-service text message (counts against the follower's allowance)."""
-        await asyncio.to_thread(self.client.message.send_text, openid, text)
+        await self._call(self.client.message.send_text, openid, text)
 
     async def send_template(
         self, openid: str, template_id: str, data: dict[str, dict[str, str]], url: str | None = None
     ) -> int:
         """A template message (no allowance needed); returns WeChat's msgid."""
-        result = await asyncio.to_thread(self.client.message.send_template, openid, template_id, data, url)
+        result = await self._call(self.client.message.send_template, openid, template_id, data, url)
         return int(result.get("msgid", 0))
 
     async def create_menu(self, menu: dict[str, Any]) -> None:
-        await asyncio.to_thread(self.client.menu.create, menu)
+        await self._call(self.client.menu.create, menu)
 
     async def download_media(self, media_id: str) -> bytes:
         """A voice note's (or image's) bytes."""
-        response = await asyncio.to_thread(self.client.media.download, media_id)
+        response = await self._call(self.client.media.download, media_id)
         return bytes(response.content)
+
+    async def _call(self, method: Callable[..., Any], *args: Any) -> Any:
+        """Run a wechatpy call in a thread; when WeChat rejects the token, replace it and try once more."""
+
+        def attempt() -> Any:
+            used = self.client.access_token
+            try:
+                return method(*args)
+            except WeChatClientException as exc:
+                if exc.errcode not in TOKEN_ERRORS:
+                    raise
+                log.info("WeChat rejected the access token (errcode %s); replacing it", exc.errcode)
+                self.client.replace_token(used)
+                return method(*args)
+
+        return await asyncio.to_thread(attempt)
 
 
 def errcode(exc: BaseException) -> int | None:

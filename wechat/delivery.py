@@ -45,6 +45,11 @@ class CustomerService:
         held = await asyncio.to_thread(self.state.drain, _outbox_key(openid))
         return [HELD_OVER + "\n" + "\n".join(held)] if held else []
 
+    async def forget(self, openid: str) -> None:
+        """The follower unfollowed: drop their allowance and anything held for them."""
+        await asyncio.to_thread(self.state.delete, _allowance_key(openid))
+        await asyncio.to_thread(self.state.drain, _outbox_key(openid))
+
     async def deliver(self, openid: str, text: str) -> bool:
         """Send ``text`` (split when long). False when some of it waits in the outbox for the next message."""
         return await self.deliver_pieces(openid, split(text))

@@ -39,6 +39,8 @@ class Inbound:
     """Answer directly, without the bot."""
     from_follower: bool = True
     """The follower did something (wrote, tapped, followed, scanned): opens the customer-service allowance."""
+    unfollowed: bool = False
+    """The follower left: nothing more may be sent to them."""
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -109,5 +111,5 @@ def _event(event: BaseEvent) -> Inbound:
     if kind == "click":
         return menu_click(key)
     if kind == "unsubscribe":
-        return NOTHING
+        return Inbound(from_follower=False, unfollowed=True)
     return Inbound(from_follower=kind == "view")

@@ -138,23 +138,31 @@ class WeChatWebhook:
         else:
             if query.get("encrypt_type") == "aes":
                 raise Refused(400, "encrypted message but no WECHAT_AES_KEY configured")
-            xml = body.decode("utf-8")
+            try:
+                xml = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise Refused(400, "WeChat sends UTF-8") from None
         if not fields.get("FromUserName") or not fields.get("MsgType") or not fields.get("CreateTime", "").isdigit():
             raise Refused(400, "not a WeChat message (FromUserName, MsgType, CreateTime)")
-        return parse_message(xml)
+        try:
+            return parse_message(xml)
+        except Exception as exc:  # a field of the wrong shape: wechatpy's parser gives up
+            raise Refused(400, f"unreadable WeChat message ({type(exc).__name__})") from None
 
     async def _answer(self, message: BaseMessage) -> str | None:
         """The passive answer to a first delivery (None: nothing to say)."""
         openid = message.source
         inbound = await interpret(message, self.recognize)
         held: list[str] = []
+        if inbound.unfollowed:
+            await self._guarded(self.customer_service.forget(openid), None)
         if inbound.from_follower:
             held = await self._guarded(self.customer_service.follower_wrote(openid), [])
         if inbound.reply is not None:
             return merge({"text": text} for text in [*held, inbound.reply])
         if inbound.text is None:
             if held:
-                await self.customer_service.deliver(openid, "\n\n".join(held))
+                await self._guarded(self.customer_service.deliver(openid, "\n\n".join(held)), False)
             return None
         turn = asyncio.create_task(self._turn(openid, inbound, held))
         done, _ = await asyncio.wait({turn}, timeout=self.settings.reply_budget_s)

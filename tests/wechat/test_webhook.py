@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import WeChatClientException
@@ -154,6 +156,8 @@ async def test_forged_stale_and_hostile_requests_are_refused_and_nothing_runs(ha
     assert (await harness.post(wire.query(), hostile))[0] == 400
     assert (await harness.post(wire.query(), b"<xml><FromUserName>x</FromUserName>"))[0] == 400
     assert (await harness.post(wire.query(), b"<xml>" + b"a" * 70_000 + b"</xml>"))[0] == 413
+    gbk = '<?xml version="1.0" encoding="gbk"?><xml><FromUserName>居民</FromUserName></xml>'.encode("gbk")
+    assert (await harness.post(wire.query(), gbk))[0] == 400
     assert harness.bot.turns == []
 
 
@@ -275,6 +279,17 @@ async def test_long_answers_are_split_and_the_allowance_is_respected(tmp_path: P
     assert harness.api.sent[-1][1].endswith("好的")  # the held piece first, then this turn's answer
 
 
+async def test_unfollowing_drops_what_was_held(tmp_path: Path) -> None:
+    harness = _harness(tmp_path, budget_s=0.05, delay_s=0.2)
+    harness.api.refuse_with = 45047
+    await harness.send(harness.wire.xml("text", Content="我想办居住证"))
+    await harness.webhook.drain()
+    assert await harness.send(harness.wire.xml("event", Event="unsubscribe")) == (200, "success")
+    harness.api.refuse_with, harness.bot.delay_s = None, 0
+    _, reply = await harness.send(harness.wire.xml("event", Event="subscribe"))
+    assert reply.content == harness.bot.answer  # a new follow starts clean
+
+
 async def test_a_refusal_from_wechat_keeps_the_message_for_later(tmp_path: Path) -> None:
     harness = _harness(tmp_path, budget_s=0.05, delay_s=0.2)
     harness.api.refuse_with = 45047
@@ -290,3 +305,18 @@ async def test_without_its_shared_state_the_webhook_still_answers(tmp_path: Path
     harness = _harness(tmp_path, state=RedisState("redis://127.0.0.1:1/0"))  # nothing listens on port 1
     status, reply = await harness.send(harness.wire.xml("text", Content="你好"))
     assert status == 200 and reply.content == harness.bot.answer
+
+
+_TAGS = st.sampled_from(["ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "MsgId", "Event", "Encrypt"])
+_FIELD = st.tuples(_TAGS, st.text(max_size=40)).map(lambda f: f"<{f[0]}><![CDATA[{f[1]}]]></{f[0]}>")
+_BODIES = st.one_of(
+    st.binary(max_size=300),
+    st.lists(_FIELD, max_size=8).map(lambda fields: ("<xml>" + "".join(fields) + "</xml>").encode("utf-8", "replace")),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_BODIES)
+async def test_whatever_arrives_signed_the_webhook_answers_without_crashing(harness: Harness, body: bytes) -> None:
+    status, _ = await harness.post(harness.wire.query(), body)
+    assert status in {200, 400, 403, 413}
