@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.schemas import TicketCreate
@@ -49,6 +49,19 @@ async def _ahead(session: AsyncSession, ticket: QueueTicket) -> int:
     return _people_ahead(ticket.category, int(count), int(priority))
 
 
+def _waiting_in_order(today: dt.date, category: TicketCategory) -> Select:
+    """Today's waiting tickets of one category, first come first served."""
+    return (
+        select(QueueTicket)
+        .where(
+            QueueTicket.service_day == today,
+            QueueTicket.category == category,
+            QueueTicket.status == TicketStatus.WAITING,
+        )
+        .order_by(QueueTicket.seq)
+    )
+
+
 async def _ticket_with_ahead(session: AsyncSession, today: dt.date, ahead: int) -> QueueTicket | None:
     """The waiting ticket with exactly ``ahead`` people ahead of it, by the rule of ``_ahead``, in two queries.
 
@@ -57,17 +70,7 @@ async def _ticket_with_ahead(session: AsyncSession, today: dt.date, ahead: int) 
     """
     heads: dict[TicketCategory, list[QueueTicket]] = {}
     for category in TicketCategory:
-        statement = (
-            select(QueueTicket)
-            .where(
-                QueueTicket.service_day == today,
-                QueueTicket.category == category,
-                QueueTicket.status == TicketStatus.WAITING,
-            )
-            .order_by(QueueTicket.seq)
-            .limit(ahead + 1)
-        )
-        heads[category] = list((await session.execute(statement)).scalars())
+        heads[category] = list((await session.execute(_waiting_in_order(today, category).limit(ahead + 1))).scalars())
     priority_waiting = len(heads[TicketCategory.PRIORITY])
     for category, tickets in heads.items():
         for earlier, ticket in enumerate(tickets):
@@ -149,17 +152,8 @@ async def call_next(db: Database, window: int, *, actor: str, today: dt.date, pr
         if current is not None:
             current.status, current.finished_at = TicketStatus.SERVED, utcnow()
         for category in await _next_category(session, today, priority_streak_cap):
-            candidate = (
-                select(QueueTicket)
-                .where(
-                    QueueTicket.service_day == today,
-                    QueueTicket.category == category,
-                    QueueTicket.status == TicketStatus.WAITING,
-                )
-                .order_by(QueueTicket.seq)
-                .limit(1)
-                .with_for_update(skip_locked=True)  # two windows calling at once get different tickets
-            )
+            # skip_locked: two windows calling at once get different tickets.
+            candidate = _waiting_in_order(today, category).limit(1).with_for_update(skip_locked=True)
             ticket = (await session.execute(candidate)).scalar_one_or_none()
             if ticket is not None:
                 ticket.status, ticket.window, ticket.called_at = TicketStatus.CALLED, window, utcnow()
