@@ -229,6 +229,8 @@ class PrintJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+    """When the worker started sending the job's bytes: from then on the printer may have printed it."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     printed_at: Mapped[dt.datetime | None]
 

@@ -16,6 +16,7 @@ from backend.api.schemas import (
 from backend.catalog.schema import Catalog, Item, MaterialForm
 from backend.identity import mask_id_number, mask_openid, mask_phone
 from backend.models import Case, Notification, NotificationStatus, PrintJob, as_utc
+from backend.services import print_jobs
 from backend.services.cases import missing_names
 from backend.services.queue import Placed
 
@@ -108,7 +109,7 @@ def ticket_out(placed: Placed) -> TicketOut:
     )
 
 
-def job_out(job: PrintJob) -> PrintJobOut:
+def job_out(job: PrintJob, *, lease_seconds: int) -> PrintJobOut:
     """A print job."""
     return PrintJobOut(
         id=job.id,
@@ -120,6 +121,8 @@ def job_out(job: PrintJob) -> PrintJobOut:
         attempts=job.attempts,
         last_error=job.last_error,
         created_at=as_utc(job.created_at),
+        sent_at=as_utc(job.sent_at),
+        needs_check=print_jobs.needs_check(job, lease_seconds=lease_seconds),
         printed_at=as_utc(job.printed_at),
     )
 

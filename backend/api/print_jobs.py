@@ -8,6 +8,7 @@ from backend.api.common import actor, parse_body, parse_query
 from backend.api.openapi import operation
 from backend.api.present import job_out
 from backend.api.schemas import PrintClaimIn, PrintJobCreate, PrintJobList, PrintJobOut, PrintJobQuery, PrintJobUpdate
+from backend.models import PrintJob
 from backend.services import print_jobs as service
 
 print_jobs = Blueprint("print_jobs", url_prefix="/api/v1/print-jobs")
@@ -20,7 +21,7 @@ print_jobs = Blueprint("print_jobs", url_prefix="/api/v1/print-jobs")
 async def create(request: Request):
     """Spool a document."""
     job = await service.create_job(request.app.ctx.db, parse_body(request, PrintJobCreate), actor=actor(request))
-    return json(job_out(job).model_dump(mode="json"), status=201)
+    return json(_out(request, job).model_dump(mode="json"), status=201)
 
 
 @print_jobs.get("/", strict_slashes=False)
@@ -29,14 +30,14 @@ async def list_jobs(request: Request):
     """Jobs, oldest first."""
     query = parse_query(request, PrintJobQuery)
     jobs = await service.list_jobs(request.app.ctx.db, status=query.status, printer=query.printer, limit=query.limit)
-    return json([job_out(j).model_dump(mode="json") for j in jobs])
+    return json([_out(request, j).model_dump(mode="json") for j in jobs])
 
 
 @print_jobs.get("/<job_id:int>")
 @operation("查看打印任务", tag="print", responses={200: PrintJobOut, 404: None})
 async def get(request: Request, job_id: int):
     """One job."""
-    return json(job_out(await service.get_job(request.app.ctx.db, job_id)).model_dump(mode="json"))
+    return json(_out(request, await service.get_job(request.app.ctx.db, job_id)).model_dump(mode="json"))
 
 
 @print_jobs.post("/claim")
@@ -47,7 +48,15 @@ async def claim(request: Request):
     job = await service.claim_next(
         request.app.ctx.db, body.printer, lease_seconds=request.app.ctx.settings.print_lease_seconds
     )
-    return empty() if job is None else json(job_out(job).model_dump(mode="json"))
+    return empty() if job is None else json(_out(request, job).model_dump(mode="json"))
+
+
+@print_jobs.post("/<job_id:int>/sent")
+@operation("打印机开始发送任务", tag="print", responses={200: PrintJobOut, 404: None, 409: None}, headers=("X-Actor",))
+async def sent(request: Request, job_id: int):
+    """The worker is about to send the bytes: from now on the job is never re-leased on its own (no double print)."""
+    job = await service.mark_sent(request.app.ctx.db, job_id, actor=actor(request))
+    return json(_out(request, job).model_dump(mode="json"))
 
 
 @print_jobs.post("/<job_id:int>/status")
@@ -62,4 +71,8 @@ async def update(request: Request, job_id: int):
     """Printed, back to the queue after a fault, or cancelled by staff."""
     body = parse_body(request, PrintJobUpdate)
     job = await service.update_job(request.app.ctx.db, job_id, body, actor=actor(request))
-    return json(job_out(job).model_dump(mode="json"))
+    return json(_out(request, job).model_dump(mode="json"))
+
+
+def _out(request: Request, job: PrintJob) -> PrintJobOut:
+    return job_out(job, lease_seconds=request.app.ctx.settings.print_lease_seconds)

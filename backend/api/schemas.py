@@ -346,6 +346,10 @@ class PrintJobOut(BaseModel):
     attempts: int
     last_error: str | None
     created_at: dt.datetime
+    sent_at: dt.datetime | None
+    """When its bytes started going to the printer."""
+    needs_check: bool
+    """Sent but never confirmed, and its worker gone: check the printer, then reprint (queued) or confirm."""
     printed_at: dt.datetime | None
 
 

@@ -1,8 +1,10 @@
 """The print spool: jobs wait here until a printer worker claims, prints and confirms them.
 
-A claim is a lease: a job claimed by a worker that then died is claimable again after
-``print_lease_seconds``, so nothing is lost; a job is marked printed once and only once, so a
-confirmation that arrives twice changes nothing.
+A claim is a lease: a job claimed by a worker that then died before sending anything to the printer is
+claimable again after ``print_lease_seconds``, so nothing is lost. Once the worker marks a job sent, the printer
+may have printed it: if the worker then dies unconfirmed, the job is not printed again on its own but waits for
+staff to check the printer (``needs_check``), and is reprinted (back to the queue) or confirmed by them. So a
+job is never lost and never printed twice; a confirmation that arrives twice changes nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import or_, select
 from backend.api.schemas import PrintJobCreate, PrintJobUpdate
 from backend.db import Database
 from backend.errors import conflict, not_found
-from backend.models import Case, PrintJob, PrintJobStatus, utcnow
+from backend.models import Case, PrintJob, PrintJobStatus, as_utc, utcnow
 from backend.services import audit
 
 FINAL = frozenset({PrintJobStatus.PRINTED, PrintJobStatus.CANCELLED})
@@ -70,7 +72,9 @@ async def claim_next(db: Database, printer: str, *, lease_seconds: int) -> Print
                 PrintJob.printer == printer,
                 or_(
                     PrintJob.status == PrintJobStatus.QUEUED,
-                    (PrintJob.status == PrintJobStatus.PRINTING) & (PrintJob.claimed_at < expired),
+                    (PrintJob.status == PrintJobStatus.PRINTING)
+                    & (PrintJob.claimed_at < expired)
+                    & PrintJob.sent_at.is_(None),
                 ),
             )
             .order_by(PrintJob.id)
@@ -82,6 +86,27 @@ async def claim_next(db: Database, printer: str, *, lease_seconds: int) -> Print
             return None
         job.status, job.claimed_at, job.attempts = PrintJobStatus.PRINTING, utcnow(), job.attempts + 1
     return job
+
+
+async def mark_sent(db: Database, job_id: int, *, actor: str) -> PrintJob:
+    """The worker is about to send the job's bytes: from now on it is never re-leased on its own."""
+    async with db.write() as session:
+        job = await session.get(PrintJob, job_id, with_for_update=True)
+        if job is None:
+            raise not_found("unknown_print_job", f"没有找到打印任务 {job_id}。")
+        if job.status is not PrintJobStatus.PRINTING:
+            raise conflict("print_job_not_claimed", f"打印任务 {job_id} 还没有被打印机领取。")
+        if job.sent_at is None:
+            job.sent_at = utcnow()
+            audit.record(session, actor, "print.sent", "print_job", job.id)
+    return job
+
+
+def needs_check(job: PrintJob, *, lease_seconds: int) -> bool:
+    """Sent to the printer, never confirmed, and its worker gone: staff should look whether it came out."""
+    if job.status is not PrintJobStatus.PRINTING or job.sent_at is None or job.claimed_at is None:
+        return False
+    return as_utc(job.claimed_at) < utcnow() - dt.timedelta(seconds=lease_seconds)
 
 
 async def update_job(db: Database, job_id: int, update: PrintJobUpdate, *, actor: str) -> PrintJob:
@@ -101,6 +126,6 @@ async def update_job(db: Database, job_id: int, update: PrintJobUpdate, *, actor
         if update.status is PrintJobStatus.PRINTED:
             job.printed_at = utcnow()
         if update.status is PrintJobStatus.QUEUED:
-            job.claimed_at = None
+            job.claimed_at = job.sent_at = None
         audit.record(session, actor, f"print.{update.status.value}", "print_job", job.id, error=update.error)
     return job

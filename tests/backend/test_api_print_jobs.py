@@ -48,6 +48,33 @@ async def test_an_expired_lease_is_claimable_again(database_url: str, catalog) -
         assert (await claim(api))["id"] == job["id"]
 
 
+async def test_a_job_sent_to_the_printer_is_never_printed_again_on_its_own(database_url: str, catalog) -> None:
+    async with running(make_app(database_url, catalog, print_lease_seconds=0)) as api:
+        job = await spool(api)
+        claimed = await claim(api)
+        sent = await api.post(f"/api/v1/print-jobs/{claimed['id']}/sent")
+        assert sent.status == 200 and sent.json["sent_at"]
+        # The worker died after sending: the printer may have printed it. Not re-leased; staff are asked to look.
+        assert await claim(api) is None
+        listed = (await api.get(f"/api/v1/print-jobs/{job['id']}")).json
+        assert listed["needs_check"] and listed["status"] == "printing"
+        # Staff saw nothing came out: back to the queue, printed once more.
+        back = await api.post(f"/api/v1/print-jobs/{job['id']}/status", json={"status": "queued", "error": "未打出"})
+        assert back.json["sent_at"] is None and not back.json["needs_check"]
+        again = await claim(api)
+        assert again["id"] == job["id"] and again["attempts"] == 2
+        assert (await api.post(f"/api/v1/print-jobs/{job['id']}/sent")).status == 200
+        done = await api.post(f"/api/v1/print-jobs/{job['id']}/status", json={"status": "printed"})
+        assert done.json["status"] == "printed" and not done.json["needs_check"]
+        assert (await api.post("/api/v1/print-jobs/99999/sent")).status == 404
+
+
+async def test_only_a_claimed_job_can_be_sent(api: Api) -> None:
+    job = await spool(api)
+    refused = await api.post(f"/api/v1/print-jobs/{job['id']}/sent")
+    assert refused.status == 409 and refused.json["error"]["code"] == "print_job_not_claimed"
+
+
 async def test_cancel_and_filters(api: Api) -> None:
     job = await spool(api, printer="ticket", kind="ticket")
     cancel = await api.post(f"/api/v1/print-jobs/{job['id']}/status", json={"status": "cancelled"})

@@ -29,6 +29,7 @@ async def test_document_is_valid_and_complete(sqlite_api: Api) -> None:
         ("/api/v1/print-jobs", "post"),
         ("/api/v1/print-jobs", "get"),
         ("/api/v1/print-jobs/claim", "post"),
+        ("/api/v1/print-jobs/{job_id}/sent", "post"),
         ("/api/v1/notifications", "get"),
     }
     assert expected <= {(path, method) for path, methods in paths.items() for method in methods}
