@@ -15,7 +15,7 @@ MODEL_INPUTS := config.yml $(wildcard bot/domain/*.yml bot/rules/*.yml bot/stori
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help venv venv-rasa env model run chat test lint unit bench lock clean
+.PHONY: help system venv venv-rasa env model run chat test lint unit bench lock clean
 
 help:
 	@echo "make run    start the whole stack on embedded defaults (creates what is missing first)"
@@ -38,6 +38,16 @@ $(VENV_RASA)/.installed: requirements/rasa.lock
 	$(VENV_RASA)/bin/python -m pip install $(PIP_FLAGS) -r requirements/rasa.lock
 	@touch $@
 
+# --- packages from Debian: a CJK font (the printer simulator draws receipts as PNG) -------------------------------
+SYSTEM_PACKAGES := fonts-wqy-microhei
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "please install: apt-get install $$missing" >&2; exit 1; fi; \
+	  echo "installing $$missing from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
 venv: $(VENV)/.installed
 venv-rasa: $(VENV_RASA)/.installed
 env: venv venv-rasa
@@ -52,13 +62,13 @@ $(MODEL): $(VENV_RASA)/.installed $(MODEL_INPUTS)
 model: $(MODEL)
 
 # --- the two commands -----------------------------------------------------------------------------------
-run: env model
+run: system env model
 	@scripts/run.sh
 
 chat: venv
 	@$(PY) scripts/chat.py
 
-test: env model lint unit
+test: system env model lint unit
 
 lint: venv
 	$(VENV)/bin/ruff check .
