@@ -57,6 +57,12 @@ if [ -n "${wechat_simulator:-}" ]; then
   .venv/bin/python -m backend.cli wechat menu publish >>var/log/wechat-simulator.log 2>&1 || true
 fi
 
+# Devices: printer workers (and, without PRINTER_PORT_*, printer simulators on pseudo-terminals).
+rm -f var/devices/ticket.tty var/devices/receipt.tty
+.venv/bin/python -m devices --backend "$BACKEND_URL" >var/log/devices.log 2>&1 &
+pids+=($!)
+for _ in $(seq 30); do [ -e var/devices/receipt.tty ] && break; sleep 0.5; done
+
 wechat_mode="plaintext mode"; [ -n "${WECHAT_AES_KEY:-}" ] && wechat_mode="safe (AES) mode"
 cat <<MSG
 jiujin is running (logs in var/log/, data in var/). Ctrl-C stops everything.
@@ -66,6 +72,7 @@ jiujin is running (logs in var/log/, data in var/). Ctrl-C stops everything.
   backend API     http://$BACKEND_HOST:$BACKEND_PORT/api/v1/items
   OpenAPI         http://$BACKEND_HOST:$BACKEND_PORT/api/v1/openapi.json
   action server   http://127.0.0.1:$ACTION_PORT/health
+  printers        var/devices/printer/<job id>.txt and .png   (take a number: POST /api/v1/queue/tickets {"category": "A", "channel": "counter"})
 MSG
 if [ -n "${wechat_simulator:-}" ]; then
   echo "  chat as WeChat  http://127.0.0.1:$WECHAT_SIMULATOR_PORT/   (the simulator plays WeChat's servers and API)"
