@@ -29,6 +29,7 @@ from backend.config import Settings
 from backend.db import Database
 from backend.errors import ApiError
 from backend.logs import install_masking
+from backend.pages.board import board_page
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def create_app(
     app.ctx.settings = settings
     app.ctx.catalog = catalog or load_catalog(settings.catalog_path)
     app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
-    for blueprint in (items, cases, queue, print_jobs, identity, notifications):
+    for blueprint in (items, cases, queue, print_jobs, identity, notifications, board_page):
         app.blueprint(blueprint)
 
     @app.on_request

@@ -58,6 +58,8 @@ class Settings:
     """Number of service windows in the hall (windows are numbered 1..window_count)."""
     priority_streak_cap: int = 3
     """At most this many 绿色通道 (V) tickets are called in a row while 综合 (A) tickets wait."""
+    max_recalls: int = 2
+    """A called number recalled this many times and still absent is a no-show on the next recall."""
     print_lease_seconds: int = 120
     """A claimed print job not confirmed within this time may be claimed again (printer worker crashed)."""
     workers: int = 1
@@ -81,6 +83,7 @@ class Settings:
             window_count=_int("WINDOW_COUNT", defaults.window_count),
             priority_streak_cap=_int("QUEUE_PRIORITY_STREAK_CAP", defaults.priority_streak_cap),
             print_lease_seconds=_int("PRINT_LEASE_SECONDS", defaults.print_lease_seconds),
+            max_recalls=_int("QUEUE_MAX_RECALLS", defaults.max_recalls),
             workers=_int("BACKEND_WORKERS", defaults.workers),
             notifier_enabled=_bool("NOTIFIER_ENABLED", defaults.notifier_enabled),
             notifier_interval_s=_float("NOTIFIER_INTERVAL_S", defaults.notifier_interval_s),

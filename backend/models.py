@@ -206,12 +206,38 @@ class QueueTicket(Base):
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
     status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus, "ticket_status"), index=True)
     window: Mapped[int | None] = mapped_column(Integer)
+    assigned_window: Mapped[int | None] = mapped_column(Integer)
+    """Set when a window transferred the ticket: that window calls it before anyone else."""
     recalls: Mapped[int] = mapped_column(Integer, default=0)
     wechat_openid: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     called_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+
+
+class HallEvent(Base):
+    """One change in the hall (a number taken, called, recalled, skipped, transferred; a window paused or resumed),
+    written in the change's own transaction: the board page, the LED board and the announcements follow these."""
+
+    __tablename__ = "queue_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_day: Mapped[dt.date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    number: Mapped[str | None] = mapped_column(String(8))
+    window: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ServiceWindow(Base):
+    """A service window's state; a window without a row is open."""
+
+    __tablename__ = "service_windows"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    paused: Mapped[bool] = mapped_column(default=False)
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class PrintJob(Base):

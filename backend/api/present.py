@@ -104,6 +104,7 @@ def ticket_out(placed: Placed) -> TicketOut:
         ahead=placed.ahead,
         window=t.window,
         recalls=t.recalls,
+        estimated_wait_minutes=placed.wait_minutes,
         created_at=as_utc(t.created_at),
         called_at=as_utc(t.called_at),
     )

@@ -1,18 +1,36 @@
-"""The queue: take a number, call next / recall / skip at a window, follow a ticket, hall status."""
+"""The queue: take a number, call next / recall / skip / transfer / pause at a window, follow a ticket, the board
+and its live event stream (server-sent events)."""
 
 from __future__ import annotations
 
-from sanic import Blueprint, Request, json
+import asyncio
+import json as json_module
+import time
+
+from sanic import Blueprint, HTTPResponse, Request, json
 
 from backend.api.common import actor, idempotency_key, parse_body, parse_query, today
 from backend.api.openapi import operation
 from backend.api.present import ticket_out
-from backend.api.schemas import QueueStatusOut, TicketCreate, TicketOut, TicketQuery, WindowOut
-from backend.errors import not_found
+from backend.api.schemas import (
+    BoardOut,
+    HallEventOut,
+    QueueStatusOut,
+    TicketCreate,
+    TicketOut,
+    TicketQuery,
+    TransferIn,
+    WindowOut,
+    WindowStateOut,
+)
+from backend.errors import invalid, not_found
 from backend.services import queue as service
 from backend.services.queue import Placed
 
 queue = Blueprint("queue", url_prefix="/api/v1/queue")
+EVENT_POLL_S = 0.2
+"""How often the event stream looks for new hall events (it reads the database: any worker or replica sees all)."""
+KEEPALIVE_S = 15
 
 
 def _window(request: Request, window: int) -> int:
@@ -34,7 +52,12 @@ async def take(request: Request):
     body = parse_body(request, TicketCreate)
     key = idempotency_key(request)
     placed = await service.take_ticket(
-        request.app.ctx.db, body, actor=actor(request), today=today(request), idempotency_key=key
+        request.app.ctx.db,
+        body,
+        actor=actor(request),
+        today=today(request),
+        idempotency_key=key,
+        window_count=request.app.ctx.settings.window_count,
     )
     return json(ticket_out(placed).model_dump(mode="json"), status=201)
 
@@ -44,7 +67,9 @@ async def take(request: Request):
 async def follow(request: Request, number: str):
     """A ticket's status and how many are ahead."""
     query = parse_query(request, TicketQuery)
-    placed = await service.find_ticket(request.app.ctx.db, number.upper(), query.day or today(request))
+    placed = await service.find_ticket(
+        request.app.ctx.db, number.upper(), query.day or today(request), request.app.ctx.settings.window_count
+    )
     return json(ticket_out(placed).model_dump(mode="json"))
 
 
@@ -65,9 +90,13 @@ async def call_next(request: Request, window: int):
 @queue.post("/windows/<window:int>/recall")
 @operation("重呼当前号", tag="queue", responses={200: TicketOut, 404: None}, headers=("X-Actor",))
 async def recall(request: Request, window: int):
-    """Call the window's current number again."""
+    """Call the window's current number again; after QUEUE_MAX_RECALLS recalls it is a no-show (``skipped``)."""
     ticket = await service.recall(
-        request.app.ctx.db, _window(request, window), actor=actor(request), today=today(request)
+        request.app.ctx.db,
+        _window(request, window),
+        actor=actor(request),
+        today=today(request),
+        max_recalls=request.app.ctx.settings.max_recalls,
     )
     return json(ticket_out(Placed(ticket, 0)).model_dump(mode="json"))
 
@@ -91,3 +120,94 @@ async def status(request: Request):
     waiting, serving = await service.hall_status(request.app.ctx.db, day, settings.window_count)
     windows = [WindowOut(window=w, number=serving.get(w)) for w in range(1, settings.window_count + 1)]
     return json(QueueStatusOut(service_day=day, waiting=waiting, windows=windows).model_dump(mode="json"))
+
+
+@queue.post("/windows/<window:int>/transfer")
+@operation(
+    "转窗口", tag="queue", body=TransferIn, responses={200: TicketOut, 404: None, 409: None}, headers=("X-Actor",)
+)
+async def transfer(request: Request, window: int):
+    """Send the window's current number to another window, which calls it before anyone else."""
+    body = parse_body(request, TransferIn)
+    ticket = await service.transfer(
+        request.app.ctx.db,
+        _window(request, window),
+        _window(request, body.to),
+        actor=actor(request),
+        today=today(request),
+    )
+    return json(ticket_out(Placed(ticket, 0)).model_dump(mode="json"))
+
+
+@queue.post("/windows/<window:int>/pause")
+@operation("窗口暂停叫号", tag="queue", responses={200: WindowStateOut, 404: None}, headers=("X-Actor",))
+async def pause(request: Request, window: int):
+    """Stop calling at this window (call-next is refused until it resumes)."""
+    return await _set_paused(request, window, True)
+
+
+@queue.post("/windows/<window:int>/resume")
+@operation("窗口恢复叫号", tag="queue", responses={200: WindowStateOut, 404: None}, headers=("X-Actor",))
+async def resume(request: Request, window: int):
+    """Resume calling at this window."""
+    return await _set_paused(request, window, False)
+
+
+async def _set_paused(request: Request, window: int, paused: bool) -> HTTPResponse:
+    db, day = request.app.ctx.db, today(request)
+    state = await service.set_paused(db, _window(request, window), paused, actor=actor(request), today=day)
+    return json(WindowStateOut(window=window, paused=state).model_dump(mode="json"))
+
+
+@queue.get("/board")
+@operation("叫号屏内容", tag="queue", responses={200: BoardOut})
+async def board(request: Request):
+    """Each window's number, the next numbers, how many wait, paused windows."""
+    return json(await _board(request))
+
+
+@queue.get("/events")
+@operation("大厅事件流（server-sent events）", tag="queue", responses={200: HallEventOut})
+async def events(request: Request):
+    """A ``text/event-stream`` of hall events, each with the board as it is now. A client resuming after a dropped
+    connection sends ``Last-Event-ID`` (or ``?after=``) and gets every event it missed; a new client first gets a
+    ``snapshot`` of the board."""
+    db = request.app.ctx.db
+    after = _resume_point(request)
+    stream = await request.respond(content_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    if after is None:
+        after = await service.last_event_id(db)
+        await stream.send(_sse(after, "snapshot", None, None, await _board(request)))
+    quiet_since = time.monotonic()
+    while True:
+        found = await service.events_after(db, after)
+        if found:
+            snapshot = await _board(request)
+            for event in found:
+                await stream.send(_sse(event.id, event.kind, event.number, event.window, snapshot))
+                after = event.id
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > KEEPALIVE_S:
+            await stream.send(": keep-alive\n\n")  # proxies close silent connections
+            quiet_since = time.monotonic()
+        await asyncio.sleep(EVENT_POLL_S)
+
+
+def _resume_point(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id") or request.args.get("after")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise invalid("bad_event_id", "Last-Event-ID 应为数字。", field="after")
+    return int(raw)
+
+
+async def _board(request: Request) -> dict:
+    settings = request.app.ctx.settings
+    snapshot = await service.board(request.app.ctx.db, today(request), settings.window_count)
+    return BoardOut.model_validate(snapshot).model_dump(mode="json")
+
+
+def _sse(event_id: int, kind: str, number: str | None, window: int | None, snapshot: dict) -> str:
+    data = {"id": event_id, "kind": kind, "number": number, "window": window, "board": snapshot}
+    return f"id: {event_id}\nevent: queue\ndata: {json_module.dumps(data, ensure_ascii=False)}\n\n"

@@ -315,6 +315,8 @@ class TicketOut(BaseModel):
     ahead: int
     window: int | None
     recalls: int
+    estimated_wait_minutes: int | None = None
+    """For a waiting ticket: minutes until it is called, from today's recent service times."""
     created_at: dt.datetime
     called_at: dt.datetime | None
 
@@ -324,6 +326,45 @@ class WindowOut(BaseModel):
 
     window: int
     number: str | None
+
+
+class TransferIn(_In):
+    """Send the window's current number to another window."""
+
+    to: Annotated[int, Field(ge=1, le=99)]
+
+
+class WindowStateOut(BaseModel):
+    """Whether a window is calling."""
+
+    window: int
+    paused: bool
+
+
+class CallingOut(BaseModel):
+    window: int
+    number: str
+
+
+class BoardOut(BaseModel):
+    """What the hall's board shows."""
+
+    service_day: dt.date
+    calling: list[CallingOut]
+    next: dict[str, list[str]]
+    """The next numbers of each category."""
+    waiting: dict[str, int]
+    paused: list[int]
+
+
+class HallEventOut(BaseModel):
+    """One change in the hall, with the board as it is now (one message of ``GET /queue/events``)."""
+
+    id: int
+    kind: Literal["snapshot", "taken", "called", "recalled", "skipped", "transferred", "paused", "resumed"]
+    number: str | None
+    window: int | None
+    board: BoardOut
 
 
 class QueueStatusOut(BaseModel):

@@ -1,32 +1,80 @@
-"""The hall's queue: take a number, call the next one to a window, recall, skip, status.
+"""The hall's queue: take a number, call the next one to a window, recall, skip, transfer, pause, the board.
 
 Numbers come from a database counter per service day and category (A001, A002 … V001), so they are never
 issued twice, also across restarts and replicas, and restart at 001 each day. 绿色通道 (V) tickets are
 called first, but at most ``priority_streak_cap`` in a row while 综合 (A) tickets wait, so A never starves.
+A ticket recalled ``max_recalls`` times and still not there is a no-show. A transferred ticket is called next by
+the window it was sent to. Every change also writes a hall event in its own transaction; the board page, the LED
+board and the announcements follow those events.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.schemas import TicketCreate
 from backend.db import Database
-from backend.errors import not_found
-from backend.models import Channel, PrintJob, PrintJobStatus, QueueTicket, TicketCategory, TicketStatus, utcnow
+from backend.errors import conflict, not_found
+from backend.models import (
+    Channel,
+    HallEvent,
+    PrintJob,
+    PrintJobStatus,
+    QueueTicket,
+    ServiceWindow,
+    TicketCategory,
+    TicketStatus,
+    utcnow,
+)
 from backend.services import audit, notifications
 from backend.services.counters import next_value
+
+DEFAULT_SERVICE_MINUTES = 6.0
+"""Minutes per resident assumed before today has enough served tickets to measure."""
+RECENT_SERVED = 20
+"""The estimated wait averages the service time of this many recently served tickets."""
 
 
 @dataclass(frozen=True)
 class Placed:
-    """A ticket with the number of people expected to be served before it."""
+    """A ticket with the number of people expected to be served before it, and the expected wait."""
 
     ticket: QueueTicket
     ahead: int
+    wait_minutes: int | None = None
+
+
+def _event(session: AsyncSession, today: dt.date, kind: str, number: str | None, window: int | None) -> None:
+    session.add(HallEvent(service_day=today, kind=kind, number=number, window=window))
+
+
+async def _estimated_wait(session: AsyncSession, today: dt.date, ahead: int, open_windows: int) -> int:
+    """Minutes until a ticket with ``ahead`` people before it is called: their number times the recent average
+    service time, shared by the open windows."""
+    recent = (
+        select(QueueTicket.called_at, QueueTicket.finished_at)
+        .where(
+            QueueTicket.service_day == today,
+            QueueTicket.status == TicketStatus.SERVED,
+            QueueTicket.called_at.is_not(None),
+            QueueTicket.finished_at.is_not(None),
+        )
+        .order_by(QueueTicket.finished_at.desc())
+        .limit(RECENT_SERVED)
+    )
+    spans = [(done - called).total_seconds() / 60 for called, done in (await session.execute(recent)).all()]
+    per_resident = sum(spans) / len(spans) if len(spans) >= 3 else DEFAULT_SERVICE_MINUTES
+    return round(ahead * per_resident / max(open_windows, 1))
+
+
+async def _open_windows(session: AsyncSession, window_count: int) -> int:
+    paused = await session.execute(select(func.count()).where(ServiceWindow.paused.is_(True)))
+    return max(window_count - int(paused.scalar_one()), 1)
 
 
 def _people_ahead(category: TicketCategory, earlier_same: int, priority_waiting: int) -> int:
@@ -86,14 +134,17 @@ async def take_ticket(
     actor: str,
     today: dt.date,
     idempotency_key: str | None,
+    window_count: int = 1,
 ) -> Placed:
     """Issue the next number of the day in the category; a counter ticket is also spooled for printing."""
     async with db.write() as session:
+        open_windows = await _open_windows(session, window_count)
         if idempotency_key:
             found = await session.execute(select(QueueTicket).where(QueueTicket.idempotency_key == idempotency_key))
             existing = found.scalar_one_or_none()
             if existing is not None:
-                return Placed(existing, await _ahead(session, existing))
+                ahead = await _ahead(session, existing)
+                return Placed(existing, ahead, await _estimated_wait(session, today, ahead, open_windows))
         seq = await next_value(session, f"queue:{today.isoformat()}:{request.category.value}")
         ticket = QueueTicket(
             service_day=today,
@@ -121,7 +172,9 @@ async def take_ticket(
                 )
             )
         audit.record(session, actor, "queue.take", "ticket", ticket.number, channel=request.channel.value)
-    return Placed(ticket, ahead)
+        _event(session, today, "taken", ticket.number, None)
+        wait = await _estimated_wait(session, today, ahead, open_windows)
+    return Placed(ticket, ahead, wait)
 
 
 async def _current(session: AsyncSession, today: dt.date, window: int) -> QueueTicket | None:
@@ -148,31 +201,73 @@ async def _next_category(session: AsyncSession, today: dt.date, cap: int) -> lis
 async def call_next(db: Database, window: int, *, actor: str, today: dt.date, priority_streak_cap: int) -> QueueTicket:
     """Finish the window's current ticket and call the next one; 404 when nobody waits."""
     async with db.write() as session:
+        if await _paused(session, window):
+            raise conflict("window_paused", f"{window}号窗口已暂停叫号，请先恢复。")
         current = await _current(session, today, window)
         if current is not None:
             current.status, current.finished_at = TicketStatus.SERVED, utcnow()
-        for category in await _next_category(session, today, priority_streak_cap):
-            # skip_locked: two windows calling at once get different tickets.
-            candidate = _waiting_in_order(today, category).limit(1).with_for_update(skip_locked=True)
-            ticket = (await session.execute(candidate)).scalar_one_or_none()
-            if ticket is not None:
-                ticket.status, ticket.window, ticket.called_at = TicketStatus.CALLED, window, utcnow()
-                audit.record(session, actor, "queue.call", "ticket", ticket.number, window=window)
-                near = await _ticket_with_ahead(session, today, notifications.NEAR_AHEAD)
-                if near is not None:
-                    await notifications.ticket_near(session, near, notifications.NEAR_AHEAD)
-                return ticket
+        ticket = await _next_for(session, today, window, priority_streak_cap)
+        if ticket is not None:
+            ticket.status, ticket.window, ticket.called_at = TicketStatus.CALLED, window, utcnow()
+            ticket.assigned_window = None
+            audit.record(session, actor, "queue.call", "ticket", ticket.number, window=window)
+            _event(session, today, "called", ticket.number, window)
+            near = await _ticket_with_ahead(session, today, notifications.NEAR_AHEAD)
+            if near is not None:
+                await notifications.ticket_near(session, near, notifications.NEAR_AHEAD)
+            return ticket
     raise not_found("queue_empty", "现在没有人在等候。")
 
 
-async def recall(db: Database, window: int, *, actor: str, today: dt.date) -> QueueTicket:
-    """Call the window's current ticket again."""
+async def _next_for(session: AsyncSession, today: dt.date, window: int, cap: int) -> QueueTicket | None:
+    """A ticket transferred to this window first; otherwise the next by category (V first, within the cap)."""
+    # skip_locked: two windows calling at once get different tickets.
+    transferred = (
+        select(QueueTicket)
+        .where(
+            QueueTicket.service_day == today,
+            QueueTicket.status == TicketStatus.WAITING,
+            QueueTicket.assigned_window == window,
+        )
+        .order_by(QueueTicket.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    ticket = (await session.execute(transferred)).scalar_one_or_none()
+    if ticket is not None:
+        return ticket
+    for category in await _next_category(session, today, cap):
+        candidate = (
+            _waiting_in_order(today, category)
+            .where(QueueTicket.assigned_window.is_(None))
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        ticket = (await session.execute(candidate)).scalar_one_or_none()
+        if ticket is not None:
+            return ticket
+    return None
+
+
+async def _paused(session: AsyncSession, window: int) -> bool:
+    state = await session.get(ServiceWindow, window)
+    return bool(state and state.paused)
+
+
+async def recall(db: Database, window: int, *, actor: str, today: dt.date, max_recalls: int = 2) -> QueueTicket:
+    """Call the window's current ticket again; after ``max_recalls`` recalls it is a no-show (skipped)."""
     async with db.write() as session:
         ticket = await _current(session, today, window)
         if ticket is None:
             raise not_found("nothing_called", f"{window}号窗口当前没有叫号。")
+        if ticket.recalls >= max_recalls:
+            ticket.status, ticket.finished_at = TicketStatus.SKIPPED, utcnow()
+            audit.record(session, actor, "queue.no_show", "ticket", ticket.number, window=window)
+            _event(session, today, "skipped", ticket.number, window)
+            return ticket
         ticket.recalls += 1
         audit.record(session, actor, "queue.recall", "ticket", ticket.number, window=window, recalls=ticket.recalls)
+        _event(session, today, "recalled", ticket.number, window)
     return ticket
 
 
@@ -184,17 +279,79 @@ async def skip(db: Database, window: int, *, actor: str, today: dt.date) -> Queu
             raise not_found("nothing_called", f"{window}号窗口当前没有叫号。")
         ticket.status, ticket.finished_at = TicketStatus.SKIPPED, utcnow()
         audit.record(session, actor, "queue.skip", "ticket", ticket.number, window=window)
+        _event(session, today, "skipped", ticket.number, window)
     return ticket
 
 
-async def find_ticket(db: Database, number: str, day: dt.date) -> Placed:
-    """A ticket of ``day`` by its number, with the people ahead of it."""
+async def transfer(db: Database, window: int, to: int, *, actor: str, today: dt.date) -> QueueTicket:
+    """Send the window's current ticket to window ``to``, which calls it before anyone else."""
+    if to == window:
+        raise conflict("same_window", "不能转到本窗口。")
+    async with db.write() as session:
+        ticket = await _current(session, today, window)
+        if ticket is None:
+            raise not_found("nothing_called", f"{window}号窗口当前没有叫号。")
+        ticket.status, ticket.window, ticket.assigned_window, ticket.recalls = TicketStatus.WAITING, None, to, 0
+        audit.record(session, actor, "queue.transfer", "ticket", ticket.number, window=window, to=to)
+        _event(session, today, "transferred", ticket.number, to)
+    return ticket
+
+
+async def set_paused(db: Database, window: int, paused: bool, *, actor: str, today: dt.date) -> bool:
+    """Pause or resume a window's calling; repeating the same request changes nothing."""
+    async with db.write() as session:
+        state = await session.get(ServiceWindow, window, with_for_update=True)
+        if state is None:
+            state = ServiceWindow(number=window, paused=False)
+            session.add(state)
+        if state.paused is not paused:
+            state.paused, state.changed_at = paused, utcnow()
+            audit.record(session, actor, "queue.pause" if paused else "queue.resume", "window", str(window))
+            _event(session, today, "paused" if paused else "resumed", None, window)
+    return paused
+
+
+async def board(db: Database, today: dt.date, window_count: int, *, upcoming: int = 3) -> dict[str, Any]:
+    """What the hall's board shows: each window's number, the next numbers and how many wait, paused windows."""
+    waiting, serving = await hall_status(db, today, window_count)
+    async with db.read() as session:
+        upcoming_numbers = {
+            category.value: list((await session.execute(_waiting_in_order(today, category).limit(upcoming))).scalars())
+            for category in TicketCategory
+        }
+        paused = await session.execute(select(ServiceWindow.number).where(ServiceWindow.paused.is_(True)))
+        paused_windows = sorted(int(w) for w in paused.scalars() if 1 <= w <= window_count)
+    return {
+        "service_day": today.isoformat(),
+        "calling": [{"window": w, "number": serving[w]} for w in sorted(serving)],
+        "next": {c: [t.number for t in tickets] for c, tickets in upcoming_numbers.items()},
+        "waiting": waiting,
+        "paused": paused_windows,
+    }
+
+
+async def events_after(db: Database, after: int, *, limit: int = 100) -> list[HallEvent]:
+    """Hall events newer than ``after``, oldest first."""
+    async with db.read() as session:
+        statement = select(HallEvent).where(HallEvent.id > after).order_by(HallEvent.id).limit(limit)
+        return list((await session.execute(statement)).scalars())
+
+
+async def last_event_id(db: Database) -> int:
+    async with db.read() as session:
+        return int((await session.execute(select(func.coalesce(func.max(HallEvent.id), 0)))).scalar_one())
+
+
+async def find_ticket(db: Database, number: str, day: dt.date, window_count: int = 1) -> Placed:
+    """A ticket of ``day`` by its number, with the people ahead of it and the expected wait."""
     async with db.read() as session:
         statement = select(QueueTicket).where(QueueTicket.service_day == day, QueueTicket.number == number)
         ticket = (await session.execute(statement)).scalar_one_or_none()
         if ticket is None:
             raise not_found("unknown_ticket", f"没有找到{day:%m月%d日}的{number[:8]}号。")
-        return Placed(ticket, await _ahead(session, ticket))
+        ahead = await _ahead(session, ticket)
+        wait = await _estimated_wait(session, day, ahead, await _open_windows(session, window_count))
+        return Placed(ticket, ahead, wait if ticket.status is TicketStatus.WAITING else None)
 
 
 async def hall_status(db: Database, today: dt.date, window_count: int) -> tuple[dict[str, int], dict[int, str]]:
