@@ -38,8 +38,9 @@ $(VENV_RASA)/.installed: requirements/rasa.lock
 	$(VENV_RASA)/bin/python -m pip install $(PIP_FLAGS) -r requirements/rasa.lock
 	@touch $@
 
-# --- packages from Debian: a CJK font (the printer simulator draws receipts as PNG) -------------------------------
-SYSTEM_PACKAGES := fonts-wqy-microhei
+# --- packages from Debian: a CJK font (the printer simulator draws receipts as PNG), espeak-ng (speech: the
+# announcements, the voice counter) and Chromium (browser tests of the pages) ----------------------------------------
+SYSTEM_PACKAGES := fonts-wqy-microhei espeak-ng chromium
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

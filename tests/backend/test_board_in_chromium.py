@@ -1,0 +1,63 @@
+"""The display board page in a real browser (Debian's Chromium through Playwright): it follows the event stream
+live, in large type, and shows what each window calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from backend.testing import backend_process, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make system` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("board")
+    with backend_process(f"sqlite:///{folder / 'jiujin.db'}", free_port(), folder / "backend.log") as url:
+        yield url
+
+
+def test_the_board_shows_each_call_live_in_large_type(browser: Browser, backend: str, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"{backend}/board")
+    expect(page.locator("#calling")).to_contain_text("暂无叫号")  # the snapshot arrived
+    for category in ("A", "A", "V"):
+        httpx.post(f"{backend}/api/v1/queue/tickets", json={"category": category, "channel": "counter"})
+    httpx.post(f"{backend}/api/v1/queue/windows/2/call-next")  # V first
+    expect(page.locator("#latest")).to_have_text("请 V001 号到 2 号窗口")
+    httpx.post(f"{backend}/api/v1/queue/windows/5/call-next")
+    expect(page.locator("#latest")).to_have_text("请 A001 号到 5 号窗口")
+    expect(page.locator("#calling")).to_contain_text("2 号窗口V001")
+    expect(page.locator("#calling")).to_contain_text("5 号窗口A001")
+    expect(page.locator("#next-A")).to_have_text("A002")
+    expect(page.locator("#waiting")).to_contain_text("综合 1 人")
+    httpx.post(f"{backend}/api/v1/queue/windows/6/pause")
+    expect(page.locator("#paused")).to_contain_text("6 号窗口")
+    latest_px = page.locator("#latest").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    calling_px = page.locator("#calling").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert latest_px >= 80 and calling_px >= 50  # read from across the hall
+    page.screenshot(path=str(tmp_path / "board.png"))
+    assert (tmp_path / "board.png").stat().st_size > 10_000
+    page.close()
