@@ -38,6 +38,21 @@ def _bool(name: str, default: bool) -> bool:
     return raw in {"1", "true", "yes", "on"}
 
 
+def _window_departments(raw: str) -> dict[int, tuple[str, ...]]:
+    """ "5=医保,社保;6=公安" → {5: ("医保", "社保"), 6: ("公安",)}; department names as in the catalog."""
+    from backend.catalog.schema import Department
+
+    known = {d.value for d in Department}
+    windows: dict[int, tuple[str, ...]] = {}
+    for part in filter(None, (p.strip() for p in raw.split(";"))):
+        window, _, names = part.partition("=")
+        departments = tuple(n.strip() for n in names.split(",") if n.strip())
+        if not window.strip().isdigit() or not departments or not set(departments) <= known:
+            raise ValueError(f"WINDOW_DEPARTMENTS: cannot read {part!r} (e.g. 5=医保,社保;6=公安)")
+        windows[int(window)] = departments
+    return windows
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the backend can be configured with."""
@@ -56,6 +71,8 @@ class Settings:
     """Local time of the centre: decides the service day, case-number dates and deadlines."""
     window_count: int = 6
     """Number of service windows in the hall (windows are numbered 1..window_count)."""
+    window_departments: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """Windows that serve given departments first (WINDOW_DEPARTMENTS="5=医保,社保;6=公安"); the others serve all."""
     priority_streak_cap: int = 3
     """At most this many 绿色通道 (V) tickets are called in a row while 综合 (A) tickets wait."""
     max_recalls: int = 2
@@ -81,6 +98,7 @@ class Settings:
             auto_migrate=_bool("DB_AUTO_MIGRATE", defaults.auto_migrate),
             timezone=ZoneInfo(os.environ.get("CENTRE_TIMEZONE") or "Asia/Shanghai"),
             window_count=_int("WINDOW_COUNT", defaults.window_count),
+            window_departments=_window_departments(os.environ.get("WINDOW_DEPARTMENTS", "")),
             priority_streak_cap=_int("QUEUE_PRIORITY_STREAK_CAP", defaults.priority_streak_cap),
             print_lease_seconds=_int("PRINT_LEASE_SECONDS", defaults.print_lease_seconds),
             max_recalls=_int("QUEUE_MAX_RECALLS", defaults.max_recalls),

@@ -103,6 +103,7 @@ def ticket_out(placed: Placed) -> TicketOut:
         service_day=t.service_day,
         ahead=placed.ahead,
         window=t.window,
+        department=t.department,
         recalls=t.recalls,
         estimated_wait_minutes=placed.wait_minutes,
         created_at=as_utc(t.created_at),

@@ -83,6 +83,7 @@ async def call_next(request: Request, window: int):
         actor=actor(request),
         today=today(request),
         priority_streak_cap=request.app.ctx.settings.priority_streak_cap,
+        departments=request.app.ctx.settings.window_departments.get(window, ()),
     )
     return json(ticket_out(Placed(ticket, 0)).model_dump(mode="json"))
 

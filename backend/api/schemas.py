@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, mo
 from pydantic_core import PydanticCustomError
 
 from backend.catalog.checklist import Need
+from backend.catalog.schema import Department
 from backend.identity import InvalidIdNumber, validate_id_number, validate_phone
 from backend.models import Channel, NotificationKind, NotificationStatus, PrintJobStatus, TicketCategory, TicketStatus
 from backend.status import CaseStatus
@@ -123,6 +124,8 @@ class TicketCreate(_In):
     category: TicketCategory = TicketCategory.GENERAL
     channel: Literal[Channel.COUNTER, Channel.WECHAT] = Channel.COUNTER
     wechat_openid: OpenId | None = None
+    department: Department | None = None
+    """For a department's business: windows serving that department call it first (any window may serve it)."""
 
 
 PrinterName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -314,6 +317,7 @@ class TicketOut(BaseModel):
     service_day: dt.date
     ahead: int
     window: int | None
+    department: str | None = None
     recalls: int
     estimated_wait_minutes: int | None = None
     """For a waiting ticket: minutes until it is called, from today's recent service times."""

@@ -154,6 +154,7 @@ async def take_ticket(
             channel=request.channel,
             status=TicketStatus.WAITING,
             wechat_openid=request.wechat_openid,
+            department=request.department.value if request.department else None,
             idempotency_key=idempotency_key,
         )
         session.add(ticket)
@@ -198,15 +199,24 @@ async def _next_category(session: AsyncSession, today: dt.date, cap: int) -> lis
     return [TicketCategory.PRIORITY, TicketCategory.GENERAL]
 
 
-async def call_next(db: Database, window: int, *, actor: str, today: dt.date, priority_streak_cap: int) -> QueueTicket:
-    """Finish the window's current ticket and call the next one; 404 when nobody waits."""
+async def call_next(
+    db: Database,
+    window: int,
+    *,
+    actor: str,
+    today: dt.date,
+    priority_streak_cap: int,
+    departments: tuple[str, ...] = (),
+) -> QueueTicket:
+    """Finish the window's current ticket and call the next one (its ``departments``' business first, when it
+    serves some); 404 when nobody waits."""
     async with db.write() as session:
         if await _paused(session, window):
             raise conflict("window_paused", f"{window}号窗口已暂停叫号，请先恢复。")
         current = await _current(session, today, window)
         if current is not None:
             current.status, current.finished_at = TicketStatus.SERVED, utcnow()
-        ticket = await _next_for(session, today, window, priority_streak_cap)
+        ticket = await _next_for(session, today, window, priority_streak_cap, departments)
         if ticket is not None:
             ticket.status, ticket.window, ticket.called_at = TicketStatus.CALLED, window, utcnow()
             ticket.assigned_window = None
@@ -219,8 +229,11 @@ async def call_next(db: Database, window: int, *, actor: str, today: dt.date, pr
     raise not_found("queue_empty", "现在没有人在等候。")
 
 
-async def _next_for(session: AsyncSession, today: dt.date, window: int, cap: int) -> QueueTicket | None:
-    """A ticket transferred to this window first; otherwise the next by category (V first, within the cap)."""
+async def _next_for(
+    session: AsyncSession, today: dt.date, window: int, cap: int, departments: tuple[str, ...]
+) -> QueueTicket | None:
+    """A ticket transferred to this window first; then, at a department window, its departments' tickets; then the
+    next by category (V first, within the cap)."""
     # skip_locked: two windows calling at once get different tickets.
     transferred = (
         select(QueueTicket)
@@ -236,16 +249,15 @@ async def _next_for(session: AsyncSession, today: dt.date, window: int, cap: int
     ticket = (await session.execute(transferred)).scalar_one_or_none()
     if ticket is not None:
         return ticket
-    for category in await _next_category(session, today, cap):
-        candidate = (
-            _waiting_in_order(today, category)
-            .where(QueueTicket.assigned_window.is_(None))
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        ticket = (await session.execute(candidate)).scalar_one_or_none()
-        if ticket is not None:
-            return ticket
+    filters = [QueueTicket.department.in_(departments)] if departments else []
+    for only in [*filters, None]:
+        for category in await _next_category(session, today, cap):
+            candidate = _waiting_in_order(today, category).where(QueueTicket.assigned_window.is_(None))
+            if only is not None:
+                candidate = candidate.where(only)
+            ticket = (await session.execute(candidate.limit(1).with_for_update(skip_locked=True))).scalar_one_or_none()
+            if ticket is not None:
+                return ticket
     return None
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend.catalog.schema import Catalog
+from backend.config import Settings
 from backend.testing import backend_process, free_port
 from tests.backend.test_api_queue import call, take
-from tests.conftest import Api
+from tests.conftest import Api, make_app, running
 
 
 async def test_a_paused_window_calls_nobody_until_it_resumes(api: Api) -> None:
@@ -51,6 +53,27 @@ async def test_after_two_recalls_an_absent_number_is_a_no_show(api: Api) -> None
     third = await api.post("/api/v1/queue/windows/1/recall")
     assert third.json["status"] == "skipped"
     assert (await api.post("/api/v1/queue/windows/1/recall")).status == 404  # nobody at the window now
+
+
+async def test_a_department_window_calls_its_departments_business_first(database_url: str, catalog: Catalog) -> None:
+    async with running(make_app(database_url, catalog, window_departments={6: ("公安",)})) as api:
+        await take(api)
+        police = await api.post("/api/v1/queue/tickets", json={"category": "A", "department": "公安"})
+        assert police.json["department"] == "公安"
+        await take(api)
+        assert await call(api, 6) == police.json["number"]  # window 6 serves 公安 first
+        assert await call(api, 6) == "A001"  # then anyone, so it is never idle
+        assert await call(api, 1) == "A003"  # the other windows serve everything in order
+        unknown = await api.post("/api/v1/queue/tickets", json={"category": "A", "department": "税务"})
+        assert unknown.status == 422
+
+
+def test_window_departments_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WINDOW_DEPARTMENTS", "5=医保,社保; 6=公安")
+    assert Settings.from_env().window_departments == {5: ("医保", "社保"), 6: ("公安",)}
+    monkeypatch.setenv("WINDOW_DEPARTMENTS", "6=税务")
+    with pytest.raises(ValueError, match="WINDOW_DEPARTMENTS"):
+        Settings.from_env()
 
 
 async def test_the_board_shows_windows_next_numbers_and_waiting(api: Api) -> None:
