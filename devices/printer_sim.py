@@ -474,8 +474,11 @@ class PrinterSimulator:
             blocks += [_CutMark(), *page.blocks] if blocks else page.blocks
         txt_path, png_path = self.out_dir / f"{stem}.txt", self.out_dir / f"{stem}.png"
         text = render_text(blocks, self.paper_width_chars)
-        txt_path.write_text(text, encoding="utf-8")
+        # The picture first, the text last (by rename): whoever sees the .txt finds the .png beside it.
         self._renderer.render(blocks, png_path)
+        partial = txt_path.with_suffix(".txt.part")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(txt_path)
         self.printed.append(PrintedDocument(job_id, text, png_path, txt_path))
         self._cond.notify_all()
         logger.info("printer %s printed %s", self.name, txt_path)

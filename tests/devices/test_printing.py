@@ -4,10 +4,6 @@ simulator on a pseudo-terminal speaking ESC/POS; the GB18030 bytes of a real rec
 from __future__ import annotations
 
 import datetime as dt
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.config import PROJECT_ROOT
 from backend.testing import backend_process, free_port
 from devices import receipts
 from devices.printer_sim import PrinterSimulator
@@ -163,24 +158,3 @@ def test_a_receipt_is_gb18030_in_the_printers_chinese_mode() -> None:
     assert "1. 租房合同\n".encode("gb18030") in data and "2. 居住登记凭证\n".encode("gb18030") in data
     assert "承诺件：2026年12月10日前办结。".encode("gb18030") in data
     assert b"\x1d(k" in data and data.endswith(b"\x1dV\x00")  # a native QR code; the cut last
-
-
-def test_the_devices_process_prints_a_number_taken_at_the_counter(backend: str, tmp_path: Path) -> None:
-    """What `make run` starts: simulators on pseudo-terminals and a worker per printer, as their own process."""
-    command = [sys.executable, "-m", "devices", "--backend", backend, "--folder", str(tmp_path)]
-    with subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
-        try:
-            deadline = time.monotonic() + 20
-            while not (tmp_path / "receipt.tty").exists() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            ticket = _take_number(backend)
-            (job,) = [j for j in _job_of(backend, "ticket", "queued") + _job_of(backend, "ticket", "printing")
-                      if j["payload"]["number"] == ticket["number"]]  # fmt: skip
-            printed = tmp_path / "printer" / f"{job['id']}.txt"
-            while not printed.exists() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert ticket["number"] in printed.read_text(encoding="utf-8")
-            assert (tmp_path / "printer" / f"{job['id']}.png").exists()
-        finally:
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=15) == 0, process.stderr.read() if process.stderr else ""

@@ -1,0 +1,96 @@
+"""The hall as `make run` starts it: the backend and `python -m devices` (printer and keypad simulators on
+pseudo-terminals, their drivers, the simulators' control) as separate processes; a number is taken, printed,
+and called from a window's keypad."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.config import PROJECT_ROOT
+from backend.testing import backend_process, free_port
+
+
+@dataclass(frozen=True)
+class Hall:
+    backend: str
+    control: str
+    folder: Path
+
+
+def _wait(condition, within_s: float = 20, what: str = ""):
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not within {within_s} s: {what}")
+
+
+@pytest.fixture(scope="module")
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
+    folder = tmp_path_factory.mktemp("hall")
+    control_port = free_port()
+    with backend_process(f"sqlite:///{folder / 'jiujin.db'}", free_port(), folder / "backend.log") as backend:
+        command = [sys.executable, "-m", "devices", "--backend", backend, "--folder", str(folder)]
+        command += ["--control-port", str(control_port)]
+        with (folder / "devices.log").open("wb") as log:
+            process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=log)
+        control = f"http://127.0.0.1:{control_port}"
+        try:
+            _wait(lambda: _answers(f"{control}/health"), what="the devices' control")
+            yield Hall(backend, control, folder)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0, (folder / "devices.log").read_text()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _take_number(hall: Hall) -> dict:
+    body = {"category": "A", "channel": "counter"}
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    return httpx.post(f"{hall.backend}/api/v1/queue/tickets", json=body, headers=headers).json()
+
+
+def test_a_number_taken_at_the_counter_is_printed_and_called_from_a_keypad(hall: Hall) -> None:
+    ticket = _take_number(hall)
+    jobs = httpx.get(f"{hall.backend}/api/v1/print-jobs", params={"printer": "ticket"}).json()
+    (job,) = [j for j in jobs if j["payload"]["number"] == ticket["number"]]
+    printed = hall.folder / "printer" / f"{job['id']}.txt"
+    _wait(printed.exists, what="the ticket printed")
+    assert ticket["number"] in printed.read_text(encoding="utf-8")
+    assert (hall.folder / "printer" / f"{job['id']}.png").exists()
+
+    assert httpx.post(f"{hall.control}/keypads/3/N").status_code == 202  # 下一位 at window 3
+    shown = _wait(lambda: httpx.get(f"{hall.control}/keypads/3").json()["display"], what="the keypad's display")
+    assert shown == ticket["number"]
+    called = httpx.get(f"{hall.backend}/api/v1/queue/tickets/{ticket['number']}").json()
+    assert (called["status"], called["window"]) == ("called", 3)
+
+
+def test_a_printer_out_of_paper_prints_after_refilling(hall: Hall) -> None:
+    assert httpx.post(f"{hall.control}/printers/ticket/paper-out").status_code == 200
+    ticket = _take_number(hall)
+    time.sleep(1.5)  # the worker looks, finds no paper, and waits
+    jobs = httpx.get(f"{hall.backend}/api/v1/print-jobs", params={"printer": "ticket", "status": "queued"}).json()
+    assert [j["payload"]["number"] for j in jobs] == [ticket["number"]]
+    httpx.post(f"{hall.control}/printers/ticket/refill")
+    _wait(
+        lambda: httpx.get(f"{hall.backend}/api/v1/print-jobs/{jobs[0]['id']}").json()["status"] == "printed",
+        what="printed after refilling",
+    )
