@@ -2,11 +2,13 @@
 
 - For each printer (ticket, receipt) a worker prints its jobs from the backend's spool.
 - The window keypads' bus: their presses call numbers at the backend, their displays show the result.
+- The LED board and the announcements follow the hall's events (the same stream as the board page at /board).
 
-Each device has a serial port setting (``PRINTER_PORT_TICKET``, ``PRINTER_PORT_RECEIPT``, ``KEYPAD_PORT``). Without
-one, a simulator on a pseudo-terminal takes the device's place, reachable under the stable name
-``var/devices/<device>.tty``; the printer simulators keep every document as ``var/devices/printer/<job id>.txt``
-and ``.png``.
+Each serial device has a port setting (``PRINTER_PORT_TICKET``, ``PRINTER_PORT_RECEIPT``, ``KEYPAD_PORT``,
+``LED_BOARD_PORT``). Without one, a simulator on a pseudo-terminal takes the device's place, reachable under the
+stable name ``var/devices/<device>.tty``: the printers keep every document as ``var/devices/printer/<job id>.txt``
+and ``.png``, the LED board its lines in ``var/devices/led-board.txt``. Announcements are kept as WAV files in
+``var/devices/announcements/`` and played where the machine has a sound device.
 """
 
 from __future__ import annotations
@@ -17,16 +19,91 @@ import logging
 import os
 import signal
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from devices.announcer import Announcer
 from devices.control import DeviceControl
 from devices.keypad import KeypadBus
 from devices.keypad_sim import KeypadSimulator
+from devices.led_board import LedBoard
+from devices.led_sim import LedBoardSimulator
 from devices.printer_sim import PrinterSimulator
 from devices.printer_worker import PrinterWorker, SerialPrinter
+from devices.queue_events import run_consumer
+from voice.tts import Speaker
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PRINTERS = ("ticket", "receipt")
+SHUTDOWN_S = 5
+
+
+@dataclass
+class Hall:
+    """What runs: the simulators standing in for missing hardware, and one thread per driver."""
+
+    folder: Path
+    backend: str
+    stop: threading.Event
+    running: contextlib.ExitStack
+    printers: dict[str, PrinterSimulator] = field(default_factory=dict)
+    keypads: KeypadSimulator | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def port(self, setting: str, name: str, simulator: Callable[[Path], object]) -> str:
+        """The configured serial port, or a simulator's stable name when none is configured."""
+        configured = os.environ.get(setting, "").strip()
+        if configured:
+            return configured
+        link = self.folder / f"{name}.tty"
+        self.running.enter_context(simulator(link))  # type: ignore[arg-type]
+        logging.info("%s: simulator on %s", name, link)
+        return str(link)
+
+    def thread(self, name: str, target: Callable[..., None], *args: object) -> None:
+        self.threads.append(threading.Thread(target=target, args=args, name=name, daemon=True))
+        self.threads[-1].start()
+
+
+def start_printers(hall: Hall, follow_url: str) -> None:
+    for name in PRINTERS:
+
+        def simulator(link: Path, name: str = name) -> PrinterSimulator:
+            hall.printers[name] = PrinterSimulator(hall.folder / "printer", name=name, link=link)
+            return hall.printers[name]
+
+        port = hall.port(f"PRINTER_PORT_{name.upper()}", name, simulator)
+        worker = PrinterWorker(name, SerialPrinter(port), hall.backend, follow_url=follow_url)
+        hall.thread(f"printer-{name}", worker.run, hall.stop)
+
+
+def start_keypads(hall: Hall) -> None:
+    def simulator(link: Path) -> KeypadSimulator:
+        hall.keypads = KeypadSimulator(link=link)
+        return hall.keypads
+
+    bus = KeypadBus(hall.port("KEYPAD_PORT", "keypads", simulator), hall.backend)
+    hall.thread("keypads", bus.run, hall.stop)
+
+
+def start_led_board(hall: Hall) -> None:
+    def simulator(link: Path) -> LedBoardSimulator:
+        return LedBoardSimulator(link=link, out_file=hall.folder / "led-board.txt")
+
+    board = LedBoard(hall.port("LED_BOARD_PORT", "led-board", simulator))
+    hall.running.callback(board.close)
+    hall.thread("led-board", run_consumer, "led board", hall.backend, board.handle, hall.stop)
+    hall.thread("led-board-link", board.keep_connected, hall.stop)
+
+
+def start_announcer(hall: Hall) -> None:
+    speaker = hall.running.enter_context(Speaker())
+    if not speaker.available():
+        logging.warning("no Mandarin speech here (pyttsx3 with espeak-ng cmn-latn-pinyin): announcements chime only")
+    announcer = Announcer(speaker if speaker.available() else None, hall.folder / "announcements")
+    hall.thread("announcer", run_consumer, "announcer", hall.backend, announcer.handle, hall.stop)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,36 +128,21 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with contextlib.ExitStack() as running:
-        threads = []
-        simulated: dict[str, PrinterSimulator] = {}
-        keypad_simulator: KeypadSimulator | None = None
-        for name in PRINTERS:
-            port = os.environ.get(f"PRINTER_PORT_{name.upper()}", "").strip()
-            if not port:
-                link = args.folder / f"{name}.tty"
-                simulated[name] = running.enter_context(PrinterSimulator(args.folder / "printer", name=name, link=link))
-                port = str(link)
-                logging.info("%s printer: simulator on %s", name, link)
-            worker = PrinterWorker(name, SerialPrinter(port), args.backend, follow_url=args.follow_url)
-            thread = threading.Thread(target=worker.run, args=(stop,), name=f"printer-{name}", daemon=True)
-            thread.start()
-            threads.append(thread)
-        keypad_port = os.environ.get("KEYPAD_PORT", "").strip()
-        if not keypad_port:
-            link = args.folder / "keypads.tty"
-            keypad_simulator = running.enter_context(KeypadSimulator(link=link))
-            keypad_port = str(link)
-            logging.info("keypads: simulator on %s", link)
-        keypads = KeypadBus(keypad_port, args.backend)
-        threads.append(threading.Thread(target=keypads.run, args=(stop,), name="keypads", daemon=True))
-        threads[-1].start()
-        if args.control_port and (simulated or keypad_simulator):
-            control = DeviceControl(args.control_port, keypad_simulator, simulated).start()
+        hall = Hall(args.folder, args.backend, stop, running)
+        start_printers(hall, args.follow_url)
+        start_keypads(hall)
+        start_led_board(hall)
+        start_announcer(hall)
+        if args.control_port and (hall.printers or hall.keypads):
+            control = DeviceControl(args.control_port, hall.keypads, hall.printers).start()
             running.callback(control.stop)
             logging.info("simulator control on http://127.0.0.1:%d/", args.control_port)
         stop.wait()
-        for thread in threads:
-            thread.join(timeout=10)
+        # Drivers finish their current job; event followers may sit in a read until the next keep-alive: they are
+        # daemon threads and end with the process.
+        deadline = time.monotonic() + SHUTDOWN_S
+        for thread in hall.threads:
+            thread.join(timeout=max(deadline - time.monotonic(), 0))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ jiujin is running (logs in var/log/, data in var/). Ctrl-C stops everything.
   backend API     http://$BACKEND_HOST:$BACKEND_PORT/api/v1/items
   OpenAPI         http://$BACKEND_HOST:$BACKEND_PORT/api/v1/openapi.json
   action server   http://127.0.0.1:$ACTION_PORT/health
+  display board   http://$BACKEND_HOST:$BACKEND_PORT/board
   printers        var/devices/printer/<job id>.txt and .png   (take a number: POST /api/v1/queue/tickets {"category": "A", "channel": "counter"})
+  keypads         POST http://127.0.0.1:${DEVICES_CONTROL_PORT:-5080}/keypads/3/N   (下一位 at window 3; R 重呼, S 过号, P 暂停, T?to=5 转窗口)
 MSG
 if [ -n "${wechat_simulator:-}" ]; then
   echo "  chat as WeChat  http://127.0.0.1:$WECHAT_SIMULATOR_PORT/   (the simulator plays WeChat's servers and API)"

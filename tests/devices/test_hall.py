@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,14 +84,30 @@ def test_a_number_taken_at_the_counter_is_printed_and_called_from_a_keypad(hall:
     assert (called["status"], called["window"]) == ("called", 3)
 
 
+def test_a_call_from_a_keypad_reaches_the_board_the_led_board_and_the_announcement(hall: Hall) -> None:
+    ticket = _take_number(hall)
+    httpx.post(f"{hall.control}/keypads/1/N")
+    _wait(lambda: httpx.get(f"{hall.control}/keypads/1").json()["display"] == ticket["number"], what="called")
+    board = httpx.get(f"{hall.backend}/api/v1/queue/board").json()
+    assert {"window": 1, "number": ticket["number"]} in board["calling"]
+    led = hall.folder / "led-board.txt"
+    _wait(lambda: led.exists() and f"请 {ticket['number']} 到 1号窗口" in led.read_text(encoding="utf-8"), what="LED")
+    spoken = _wait(
+        lambda: [p for p in (hall.folder / "announcements").glob(f"*-{ticket['number']}.wav")], what="announcement"
+    )
+    with wave.open(str(spoken[0])) as audio:
+        seconds = audio.getnframes() / audio.getframerate()
+    assert seconds > 6  # a chime and the sentence twice
+
+
 def test_a_printer_out_of_paper_prints_after_refilling(hall: Hall) -> None:
     assert httpx.post(f"{hall.control}/printers/ticket/paper-out").status_code == 200
     ticket = _take_number(hall)
     time.sleep(1.5)  # the worker looks, finds no paper, and waits
     jobs = httpx.get(f"{hall.backend}/api/v1/print-jobs", params={"printer": "ticket", "status": "queued"}).json()
-    assert [j["payload"]["number"] for j in jobs] == [ticket["number"]]
+    (job,) = [j for j in jobs if j["payload"]["number"] == ticket["number"]]  # waiting in the spool
     httpx.post(f"{hall.control}/printers/ticket/refill")
     _wait(
-        lambda: httpx.get(f"{hall.backend}/api/v1/print-jobs/{jobs[0]['id']}").json()["status"] == "printed",
+        lambda: httpx.get(f"{hall.backend}/api/v1/print-jobs/{job['id']}").json()["status"] == "printed",
         what="printed after refilling",
     )
