@@ -4,10 +4,11 @@ and its live event stream (server-sent events)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json as json_module
 import time
 
-from sanic import Blueprint, HTTPResponse, Request, json
+from sanic import Blueprint, HTTPResponse, Request, Sanic, json
 
 from backend.api.common import actor, idempotency_key, parse_body, parse_query, today
 from backend.api.openapi import operation
@@ -29,8 +30,25 @@ from backend.services.queue import Placed
 
 queue = Blueprint("queue", url_prefix="/api/v1/queue")
 EVENT_POLL_S = 0.2
-"""How often the event stream looks for new hall events (it reads the database: any worker or replica sees all)."""
+"""How often the event stream looks for new hall events when not woken: the events are read from the database,
+so changes made by another worker or replica arrive within this time; this worker's own changes wake it at once."""
 KEEPALIVE_S = 15
+
+
+def _hall_changed(app: Sanic) -> asyncio.Condition:
+    """The condition this worker's event streams wait on (created on first use, in the worker's own loop)."""
+    if not hasattr(app.ctx, "hall_changed"):
+        app.ctx.hall_changed = asyncio.Condition()
+    return app.ctx.hall_changed
+
+
+@queue.on_response
+async def wake_event_streams(request: Request, response: HTTPResponse) -> None:
+    """A change went through (its hall event is committed): wake this worker's event streams."""
+    if request.method == "POST" and response.status < 300:
+        changed = _hall_changed(request.app)
+        async with changed:
+            changed.notify_all()
 
 
 def _window(request: Request, window: int) -> int:
@@ -191,7 +209,10 @@ async def events(request: Request):
         elif time.monotonic() - quiet_since > KEEPALIVE_S:
             await stream.send(": keep-alive\n\n")  # proxies close silent connections
             quiet_since = time.monotonic()
-        await asyncio.sleep(EVENT_POLL_S)
+        changed = _hall_changed(request.app)
+        async with changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), EVENT_POLL_S)
 
 
 def _resume_point(request: Request) -> int | None:
