@@ -25,11 +25,12 @@ from backend.api.print_jobs import print_jobs
 from backend.api.queue import queue
 from backend.catalog.loader import load_catalog
 from backend.catalog.schema import Catalog
-from backend.config import Settings
+from backend.config import VAR_DIR, Settings
 from backend.db import Database
 from backend.errors import ApiError
 from backend.logs import install_masking
 from backend.pages.board import board_page
+from backend.pages.follow import follow_pages, follow_secret
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,8 @@ def create_app(
     app.ctx.settings = settings
     app.ctx.catalog = catalog or load_catalog(settings.catalog_path)
     app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
-    for blueprint in (items, cases, queue, print_jobs, identity, notifications, board_page):
+    app.ctx.follow_secret = follow_secret(settings.follow_secret, VAR_DIR)
+    for blueprint in (items, cases, queue, print_jobs, identity, notifications, board_page, follow_pages):
         app.blueprint(blueprint)
 
     @app.on_request

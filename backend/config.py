@@ -75,6 +75,8 @@ class Settings:
     """Windows that serve given departments first (WINDOW_DEPARTMENTS="5=医保,社保;6=公安"); the others serve all."""
     priority_streak_cap: int = 3
     """At most this many 绿色通道 (V) tickets are called in a row while 综合 (A) tickets wait."""
+    follow_secret: str = ""
+    """FOLLOW_SECRET: signs the links on receipts to a case's page; empty: one generated once in var/."""
     max_recalls: int = 2
     """A called number recalled this many times and still absent is a no-show on the next recall."""
     print_lease_seconds: int = 120
@@ -102,6 +104,7 @@ class Settings:
             priority_streak_cap=_int("QUEUE_PRIORITY_STREAK_CAP", defaults.priority_streak_cap),
             print_lease_seconds=_int("PRINT_LEASE_SECONDS", defaults.print_lease_seconds),
             max_recalls=_int("QUEUE_MAX_RECALLS", defaults.max_recalls),
+            follow_secret=os.environ.get("FOLLOW_SECRET", "").strip(),
             workers=_int("BACKEND_WORKERS", defaults.workers),
             notifier_enabled=_bool("NOTIFIER_ENABLED", defaults.notifier_enabled),
             notifier_interval_s=_float("NOTIFIER_INTERVAL_S", defaults.notifier_interval_s),

@@ -200,7 +200,8 @@ class PrinterWorker:
         case.raise_for_status()
         details = case.json()
         if job["kind"] == "receipt":
-            return receipts.acceptance_receipt(details, f"{self.follow_url}/case/{details['case_number']}", now)
+            page = details["follow_path"].removeprefix("/follow")  # signed by the backend
+            return receipts.acceptance_receipt(details, f"{self.follow_url}{page}", now)
         if job["kind"] == "correction_notice":
             return receipts.correction_notice(details, now)
         if job["kind"] == "pickup_notice":

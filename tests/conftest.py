@@ -115,12 +115,13 @@ class Api:
 
 
 class Response:
-    """``status`` and parsed ``json`` of an httpx response (``None`` when the body is not JSON)."""
+    """``status``, ``text`` and parsed ``json`` of an httpx response (``json`` is None when the body is not JSON)."""
 
     def __init__(self, raw: httpx.Response) -> None:
         self.raw = raw
         self.status = raw.status_code
         self.headers = raw.headers
+        self.text = raw.text
         try:
             self.json = raw.json()
         except ValueError:

@@ -33,7 +33,8 @@ async def create(request: Request):
         idempotency_key=idempotency_key(request),
     )
     return json(
-        case_out(filed.case, request.app.ctx.catalog).model_dump(mode="json"), status=201 if filed.created else 200
+        case_out(filed.case, request.app.ctx.catalog, request.app.ctx.follow_secret).model_dump(mode="json"),
+        status=201 if filed.created else 200,
     )
 
 
@@ -52,7 +53,11 @@ async def list_cases(request: Request):
     )
     total, found = await service.list_cases(request.app.ctx.db, where, limit=query.limit, offset=query.offset)
     catalog = request.app.ctx.catalog
-    return json(CaseListOut(total=total, cases=[case_out(c, catalog) for c in found]).model_dump(mode="json"))
+    return json(
+        CaseListOut(total=total, cases=[case_out(c, catalog, request.app.ctx.follow_secret) for c in found]).model_dump(
+            mode="json"
+        )
+    )
 
 
 @cases.get("/<case_number:str>")
@@ -60,7 +65,7 @@ async def list_cases(request: Request):
 async def get(request: Request, case_number: str):
     """One case by its number."""
     case = await service.get_case(request.app.ctx.db, case_number)
-    return json(case_out(case, request.app.ctx.catalog).model_dump(mode="json"))
+    return json(case_out(case, request.app.ctx.catalog, request.app.ctx.follow_secret).model_dump(mode="json"))
 
 
 @cases.post("/<case_number:str>/transitions")
@@ -73,4 +78,4 @@ async def transition(request: Request, case_number: str):
     case = await service.transition_case(
         request.app.ctx.db, request.app.ctx.catalog, case_number, body, actor=actor(request), today=today(request)
     )
-    return json(case_out(case, request.app.ctx.catalog).model_dump(mode="json"))
+    return json(case_out(case, request.app.ctx.catalog, request.app.ctx.follow_secret).model_dump(mode="json"))

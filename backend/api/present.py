@@ -16,6 +16,7 @@ from backend.api.schemas import (
 from backend.catalog.schema import Catalog, Item, MaterialForm
 from backend.identity import mask_id_number, mask_openid, mask_phone
 from backend.models import Case, Notification, NotificationStatus, PrintJob, as_utc
+from backend.pages.follow import case_path
 from backend.services import print_jobs
 from backend.services.cases import missing_names
 from backend.services.queue import Placed
@@ -60,8 +61,8 @@ def item_out(item: Item, catalog: Catalog) -> ItemOut:
     )
 
 
-def case_out(case: Case, catalog: Catalog) -> CaseOut:
-    """A case with personal numbers masked."""
+def case_out(case: Case, catalog: Catalog, follow_secret: bytes) -> CaseOut:
+    """A case with personal numbers masked, and the signed path of its page for residents."""
     names = {item.id: item.name for item in catalog.items}
     resident = case.resident
     return CaseOut(
@@ -88,6 +89,7 @@ def case_out(case: Case, catalog: Catalog) -> CaseOut:
         missing=missing_names(case),
         created_at=as_utc(case.created_at),
         updated_at=as_utc(case.updated_at),
+        follow_path=case_path(follow_secret, case.case_number),
     )
 
 

@@ -297,6 +297,8 @@ class CaseOut(BaseModel):
     missing: list[str]
     created_at: dt.datetime
     updated_at: dt.datetime
+    follow_path: str
+    """The signed path of the case's page for the resident (the QR code on the 受理回执)."""
 
 
 class CaseListOut(BaseModel):

@@ -1,0 +1,104 @@
+"""Pages a resident opens by scanning the QR code on a ticket or a receipt (in WeChat's browser, or any phone's):
+where their number stands, and how their case is going. Large type, refreshing itself, no personal data.
+
+A ticket's page is public (a number and its place in the queue say nothing about anyone). A case's page shows
+the item and its status, which can be sensitive (低保, 残疾证 …), so its link carries a keyed signature of the case
+number (``FOLLOW_SECRET``): case numbers are sequential, and guessing one must not reveal someone's business.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import html as html_text
+import secrets
+from pathlib import Path
+
+from sanic import Blueprint, Request, html
+
+from backend.api.common import today
+from backend.errors import ApiError
+from backend.models import TicketStatus
+from backend.services import cases as case_service
+from backend.services import queue as queue_service
+from backend.services.cases import item_name
+
+follow_pages = Blueprint("follow_pages", url_prefix="/follow")
+REFRESH_S = 20
+TICKET_STATES = {
+    TicketStatus.WAITING: "等候中",
+    TicketStatus.CALLED: "正在叫您",
+    TicketStatus.SERVED: "已办理",
+    TicketStatus.SKIPPED: "已过号，请到咨询台",
+}
+
+
+def follow_secret(configured: str, folder: Path) -> bytes:
+    """FOLLOW_SECRET, or one generated once and kept in ``folder`` (so printed links stay valid after restarts)."""
+    if configured:
+        return configured.encode()
+    path = folder / "follow-secret"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def case_signature(secret: bytes, case_number: str) -> str:
+    return hmac.new(secret, case_number.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def case_path(secret: bytes, case_number: str) -> str:
+    """The signed path of a case's page (the QR code on the 受理回执 leads here)."""
+    return f"/follow/case/{case_number}?k={case_signature(secret, case_number)}"
+
+
+@follow_pages.get("/ticket/<day:str>/<number:str>")
+async def ticket_page(request: Request, day: str, number: str):
+    try:
+        service_day = dt.date.fromisoformat(day)
+        placed = await queue_service.find_ticket(
+            request.app.ctx.db, number.upper()[:8], service_day, request.app.ctx.settings.window_count
+        )
+    except (ValueError, ApiError):
+        return _page("没有找到这个号码", ["请核对号码，或到咨询台询问。"], status=404)
+    ticket = placed.ticket
+    lines = [TICKET_STATES[ticket.status]]
+    if ticket.status is TicketStatus.WAITING:
+        lines.append(f"前面还有 {placed.ahead} 人")
+        if placed.wait_minutes is not None:
+            lines.append(f"大约还要 {placed.wait_minutes} 分钟")
+    elif ticket.status is TicketStatus.CALLED and ticket.window:
+        lines.append(f"请到 {ticket.window} 号窗口")
+    if service_day != today(request):
+        lines.append(f"（{service_day:%m月%d日}的号码）")
+    return _page(ticket.number, lines, refresh=ticket.status in {TicketStatus.WAITING, TicketStatus.CALLED})
+
+
+@follow_pages.get("/case/<case_number:str>")
+async def case_page(request: Request, case_number: str):
+    given = request.args.get("k", "")
+    expected = case_signature(request.app.ctx.follow_secret, case_number)
+    if not hmac.compare_digest(given, expected):
+        return _page("链接无效", ["请扫描受理回执上的二维码，或在公众号回复“查进度”。"], status=404)
+    try:
+        case = await case_service.get_case(request.app.ctx.db, case_number)
+    except ApiError:
+        return _page("没有找到这个办件", ["请核对办件编号。"], status=404)
+    lines = [item_name(request.app.ctx.catalog, case.item_id), f"当前状态：{case.status.label}"]
+    if case.deadline:
+        lines.append(f"承诺 {case.deadline:%Y年%m月%d日} 前办结")
+    return _page(case.case_number, lines)
+
+
+def _page(title: str, lines: list[str], *, refresh: bool = False, status: int = 200):
+    body = "".join(f"<p>{html_text.escape(line)}</p>" for line in lines)
+    meta = f'<meta http-equiv="refresh" content="{REFRESH_S}">' if refresh else ""
+    document = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">{meta}<title>{html_text.escape(title)}</title>
+<style>body{{margin:0;padding:8vw;font-family:"PingFang SC","Microsoft YaHei",sans-serif;background:#fff;color:#111}}
+h1{{font-size:16vw;margin:0 0 4vw}}p{{font-size:7vw;margin:2vw 0}}small{{color:#555;font-size:4vw}}</style>
+</head><body><h1>{html_text.escape(title)}</h1>{body}<small>骆家庄便民服务中心</small></body></html>"""
+    return html(document, status=status, headers={"Cache-Control": "no-store"})
