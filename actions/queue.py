@@ -35,7 +35,10 @@ class ActionTakeNumber(Action):
         except (BackendError, BackendUnavailable):
             dispatcher.utter_message(response="utter_backend_unavailable")
             return [SlotSet("launch", None)]
-        dispatcher.utter_message(response="utter_ticket_taken", number=ticket["number"], ahead=ticket["ahead"])
+        wait = ticket.get("estimated_wait_minutes") or 0
+        dispatcher.utter_message(
+            response="utter_ticket_taken", number=ticket["number"], ahead=ticket["ahead"], wait=max(wait, 1)
+        )
         return [SlotSet("launch", None), SlotSet("proposal", None)]
 
 

@@ -162,6 +162,7 @@ async def test_numbers_and_progress(backend_api, domain) -> None:
     dispatcher = CollectingDispatcher()
     await ActionTakeNumber().run(dispatcher, tracker(slots={"id_number": ELDER_ID}), domain)
     assert responses(dispatcher) == ["utter_ticket_taken"] and dispatcher.messages[0]["number"] == "V001"
+    assert dispatcher.messages[0]["wait"] >= 1  # from the backend's estimate, never "0 分钟"
     young = CollectingDispatcher()
     await ActionTakeNumber().run(young, tracker(text="取号", slots={"id_number": YOUNG_ID}), domain)
     assert young.messages[0]["number"] == "A001"
