@@ -11,15 +11,12 @@ at a new path, which an optional stable symlink (`link`) follows like a udev by-
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import select
-import threading
-import tty
 from pathlib import Path
 
 from devices.keypad_protocol import ACK, Frame, FrameReader, encode_frame
+from devices.pty_device import PtyDevice
 
 logger = logging.getLogger(__name__)
 
@@ -30,83 +27,20 @@ KEYS = {
 """Key names `press()` accepts: the command letters and the labels printed on the keys."""
 
 
-class KeypadSimulator:
+class KeypadSimulator(PtyDevice):
     """Keypads of windows 1–32 on one bus (a pty): presses, resends, raw bytes, and what each display shows."""
+
+    label = "keypad bus"
 
     def __init__(self, *, link: Path | None = None) -> None:
         """`link`, if given, is a symlink kept pointing at the current port (it disappears while unplugged)."""
-        self.link = link
-        self._cond = threading.Condition()
+        super().__init__(link=link)
         self._reader = FrameReader()
-        self._fds: tuple[int, int, int, int] | None = None  # master, slave, wake pipe read and write ends
-        self._port: str | None = None
-        self._thread: threading.Thread | None = None
         self._seq: dict[int, int] = {}
         self._last: dict[int, bytes] = {}
         self._displays: dict[int, str] = {}
         self.acks: list[Frame] = []
         """Every answer the driver sent, in order."""
-
-    # -- life cycle ----------------------------------------------------------------------------------------------
-    def start(self) -> KeypadSimulator:
-        """Plug the bus in."""
-        self.replug()
-        return self
-
-    def stop(self) -> None:
-        """Unplug the bus."""
-        self.unplug()
-
-    def __enter__(self) -> KeypadSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> str:
-        """The slave pty path to open as a serial port; it changes on every `replug()`."""
-        if self._port is None:
-            raise RuntimeError("keypad bus simulator is unplugged")
-        return self._port
-
-    def unplug(self) -> None:
-        """Pull the adapter: the pty closes, so the driver's writes fail and reads report a disconnected device."""
-        thread, fds = self._thread, self._fds
-        if fds is None:
-            return
-        os.write(fds[3], b"x")
-        if thread is not None:
-            thread.join()  # without the lock: the reader takes it for every chunk
-        with self._cond:
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            self._fds = self._port = self._thread = None
-            self._reader.reset()  # a half-received answer died with the transfer
-            if self.link is not None:
-                self.link.unlink(missing_ok=True)
-        logger.info("keypad bus unplugged")
-
-    def replug(self) -> str:
-        """Plug in again (a no-op when plugged): a new pty, at a new path, which is returned."""
-        if self._fds is not None:
-            return self.port
-        master, slave = os.openpty()
-        tty.setraw(slave)  # no echo, no CR/LF translation: bytes pass unchanged
-        wake_r, wake_w = os.pipe()
-        with self._cond:
-            self._fds, self._port = (master, slave, wake_r, wake_w), os.ttyname(slave)
-            if self.link is not None:
-                tmp = self.link.with_name(self.link.name + ".new")
-                tmp.unlink(missing_ok=True)
-                tmp.symlink_to(self._port)
-                tmp.replace(self.link)
-            self._thread = threading.Thread(target=self._read, args=(master, wake_r), name="keypad-bus")
-            self._thread.daemon = True
-            self._thread.start()
-        logger.info("keypad bus plugged in at %s", self._port)
-        return self._port
 
     # -- the keypads ---------------------------------------------------------------------------------------------
     def press(self, window: int, key: str, target: int | None = None, *, resend: bool = False) -> None:
@@ -166,20 +100,16 @@ class KeypadSimulator:
                 raise TimeoutError(f"keypad {window} got {len(mine())} answers, not {count}, within {timeout}s")
             return mine()
 
-    def _read(self, master: int, wake: int) -> None:
-        while True:
-            ready, _, _ = select.select([master, wake], [], [])
-            if wake in ready:
-                return
-            try:
-                data = os.read(master, 4096)
-            except OSError as exc:
-                logger.warning("keypad bus: reading the pty failed: %s", exc)
-                return
-            with self._cond:
-                for frame in self._reader.feed(data):
-                    if frame.command != ACK:
-                        continue
-                    self.acks.append(frame)
-                    self._displays[frame.address] = frame.payload.decode("ascii", errors="replace")
-                    self._cond.notify_all()
+    # -- the device ------------------------------------------------------------------------------------------------
+    def _received(self, data: bytes) -> bytes | None:
+        with self._cond:
+            for frame in self._reader.feed(data):
+                if frame.command != ACK:
+                    continue
+                self.acks.append(frame)
+                self._displays[frame.address] = frame.payload.decode("ascii", errors="replace")
+                self._cond.notify_all()
+        return None
+
+    def _unplugged(self) -> None:
+        self._reader.reset()  # a half-received answer died with the transfer

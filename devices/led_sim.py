@@ -9,35 +9,32 @@ tests). Faults as on the hardware: `corrupt_next(n)` garbles the next n frames o
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import select
-import threading
 import time
-import tty
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 from devices import led_protocol as proto
 from devices.led_protocol import BadFrame, Frame, FrameReader
+from devices.pty_device import PtyDevice
 
 logger = logging.getLogger(__name__)
 
 
-class LedBoardSimulator:
+class LedBoardSimulator(PtyDevice):
     """The hall's LED board controller on a pty."""
+
+    label = "LED board"
 
     def __init__(
         self, *, link: Path | None = None, out_file: Path | None = None, address: int = proto.BOARD_ADDRESS
     ) -> None:
         """``link``: a symlink kept pointing at the current port (gone while unplugged); ``out_file``: the lines."""
-        self.link, self.out_file, self.address = link, out_file, address
-        self._cond = threading.Condition()
+        super().__init__(link=link)
+        self.out_file, self.address = out_file, address
         self._reader = FrameReader()
-        self._fds: tuple[int, int, int, int] | None = None  # master, slave, wake pipe read and write ends
-        self._port: str | None = None
-        self._thread: threading.Thread | None = None
         self._corrupt = 0
         self._flash_until: dict[int, float] = {}
         self.lines: list[str] = [""] * proto.LINES
@@ -49,28 +46,11 @@ class LedBoardSimulator:
         self.acks = self.naks = 0
 
     # -- life cycle ----------------------------------------------------------------------------------------------
-    def start(self) -> LedBoardSimulator:
+    def start(self) -> Self:
         """Plug the board in (and write the blank lines to ``out_file``)."""
-        self.replug()
+        super().start()
         self._write_out()
         return self
-
-    def stop(self) -> None:
-        """Unplug the board."""
-        self.unplug()
-
-    def __enter__(self) -> LedBoardSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> str:
-        """The slave pty path to open as a serial port; it changes on every `replug()`."""
-        if self._port is None:
-            raise RuntimeError("LED board simulator is unplugged")
-        return self._port
 
     @property
     def flashing(self) -> set[int]:
@@ -87,44 +67,13 @@ class LedBoardSimulator:
 
     def unplug(self) -> None:
         """Pull the cable: the pty closes (the host's reads and writes fail) and the board loses power."""
-        thread, fds = self._thread, self._fds
-        if fds is None:
-            return
-        os.write(fds[3], b"x")
-        if thread is not None:
-            thread.join()
-        with self._cond:
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            self._fds = self._port = self._thread = None
-            self._reader.reset()
-            self.lines = [""] * proto.LINES
-            self._flash_until.clear()
-            if self.link is not None:
-                self.link.unlink(missing_ok=True)
-            self._cond.notify_all()
+        super().unplug()
         self._write_out()
-        logger.info("LED board unplugged")
 
-    def replug(self) -> str:
-        """Plug in again (a no-op when plugged): a new pty, at a new path, which is returned."""
-        if self._fds is not None:
-            return self.port
-        master, slave = os.openpty()
-        tty.setraw(slave)  # no echo, no CR/LF translation: bytes pass unchanged
-        wake_r, wake_w = os.pipe()
-        with self._cond:
-            self._fds, self._port = (master, slave, wake_r, wake_w), os.ttyname(slave)
-            if self.link is not None:
-                tmp = self.link.with_name(self.link.name + ".new")
-                tmp.unlink(missing_ok=True)
-                tmp.symlink_to(self._port)
-                tmp.replace(self.link)
-            self._thread = threading.Thread(target=self._read, args=(master, wake_r), name="led-board-sim", daemon=True)
-            self._thread.start()
-        logger.info("LED board plugged in at %s", self._port)
-        return self._port
+    def _unplugged(self) -> None:
+        self._reader.reset()
+        self.lines = [""] * proto.LINES
+        self._flash_until.clear()
 
     # -- tests ---------------------------------------------------------------------------------------------------
     def wait_for(self, predicate: Callable[[LedBoardSimulator], bool], timeout: float = 5.0) -> bool:
@@ -133,26 +82,19 @@ class LedBoardSimulator:
             return self._cond.wait_for(lambda: predicate(self), timeout)
 
     # -- the controller ------------------------------------------------------------------------------------------
-    def _read(self, master: int, wake: int) -> None:
-        while True:
-            timeout = proto.INTER_BYTE_TIMEOUT_S if self._reader.pending else None
-            ready, _, _ = select.select([master, wake], [], [], timeout)
-            if wake in ready:
-                return
-            if not ready:
-                results = self._reader.expire()
-            else:
-                try:
-                    data = os.read(master, 4096)
-                except OSError as exc:
-                    logger.warning("LED board: reading the pty failed: %s", exc)
-                    return
-                results = self._reader.feed(data)
-            for result in results:
-                reply = self._answer(result)
-                if reply is not None:
-                    with contextlib.suppress(OSError):
-                        os.write(master, bytes([reply]))
+    # -- the device ------------------------------------------------------------------------------------------------
+    def _idle_timeout(self) -> float | None:
+        return proto.INTER_BYTE_TIMEOUT_S if self._reader.pending else None
+
+    def _received(self, data: bytes) -> bytes | None:
+        return self._replies(self._reader.feed(data))
+
+    def _idle(self) -> bytes | None:
+        return self._replies(self._reader.expire())  # a frame cut off by silence
+
+    def _replies(self, results: list[Frame | BadFrame]) -> bytes | None:
+        replies = [reply for reply in map(self._answer, results) if reply is not None]
+        return bytes(replies) or None
 
     def _answer(self, result: Frame | BadFrame) -> int | None:
         with self._cond:

@@ -13,17 +13,12 @@ optional stable symlink (`link`) follows like a udev by-id name.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import select
-import threading
-import tty
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from devices.escpos_decode import (
     Align,
@@ -40,6 +35,7 @@ from devices.escpos_decode import (
     Text,
 )
 from devices.process_id import decode_job_id, response_bytes
+from devices.pty_device import PtyDevice
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -247,7 +243,7 @@ class _Renderer:
         canvas.save(path)
 
 
-class PrinterSimulator:
+class PrinterSimulator(PtyDevice):
     """An ESC/POS receipt printer on a pty: status replies, printed documents filed as text and PNG, faults."""
 
     def __init__(
@@ -261,45 +257,28 @@ class PrinterSimulator:
         link: Path | None = None,
     ) -> None:
         """`link`, if given, is a symlink kept pointing at the current port (it disappears while unplugged)."""
-        self.out_dir, self.name, self.link = Path(out_dir), name, link
+        super().__init__(link=link)
+        self.out_dir, self.name, self.label = Path(out_dir), name, f"printer {name}"
         self.paper_width_chars = paper_width_chars
         self._renderer = _Renderer(font_path, paper_width_px)
-        self._cond = threading.Condition()
         self._decoder = EscPosDecoder()
         self._page = _Page()
         self._cut: list[_Page] = []  # cut, waiting for the process-ID request that names them
         self._paper_out = self._near_end = self._cover_open = False
-        self._fds: tuple[int, int, int, int] | None = None  # master, slave, wake pipe read and write ends
-        self._port: str | None = None
-        self._thread: threading.Thread | None = None
         self._next_unnamed = 1
         self.printed: list[PrintedDocument] = []
 
     # -- life cycle ----------------------------------------------------------------------------------------------
-    def start(self) -> PrinterSimulator:
+    def start(self) -> Self:
         """Create the output folder and plug the printer in."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.replug()
-        return self
+        return super().start()
 
     def stop(self) -> None:
         """Unplug, and file whatever was cut but never named (or left half printed) as `unnamed-<n>`."""
-        self.unplug()
+        super().stop()
         with self._cond:
             self._file_unclaimed(include_current=True)
-
-    def __enter__(self) -> PrinterSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> str:
-        """The slave pty path to open as a serial port; it changes on every `replug()`."""
-        if self._port is None:
-            raise RuntimeError(f"printer simulator {self.name!r} is unplugged")
-        return self._port
 
     @property
     def online(self) -> bool:
@@ -334,45 +313,6 @@ class PrinterSimulator:
         with self._cond:
             self._cover_open = False
 
-    def unplug(self) -> None:
-        """Pull the cable: the pty closes, so the worker's writes fail and reads report a disconnected device."""
-        thread, fds = self._thread, self._fds
-        if fds is None:
-            return
-        os.write(fds[3], b"x")
-        if thread is not None:
-            thread.join()  # without the lock: the reader takes it for every chunk
-        with self._cond:
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            self._fds = self._port = self._thread = None
-            self._decoder.discard_partial()  # a half-sent command died with the transfer
-            if self.link is not None:
-                self.link.unlink(missing_ok=True)
-        logger.info("printer %s unplugged", self.name)
-
-    def replug(self) -> str:
-        """Plug in again (a no-op when plugged): a new pty, at a new path, which is returned."""
-        if self._fds is not None:
-            return self.port
-        master, slave = os.openpty()
-        tty.setraw(slave)  # no echo, no CR/LF translation: bytes pass unchanged
-        wake_r, wake_w = os.pipe()
-        with self._cond:
-            self._fds, self._port = (master, slave, wake_r, wake_w), os.ttyname(slave)
-            if self.link is not None:
-                tmp = self.link.with_name(self.link.name + ".new")
-                tmp.unlink(missing_ok=True)
-                tmp.symlink_to(self._port)
-                tmp.replace(self.link)
-            self._thread = threading.Thread(target=self._read, args=(master, wake_r), name=f"printer-{self.name}")
-            self._thread.daemon = True
-            self._thread.start()
-        logger.info("printer %s plugged in at %s", self.name, self._port)
-        return self._port
-
-    # -- tests ---------------------------------------------------------------------------------------------------
     def wait_printed(self, job_id: int, timeout: float = 5.0) -> PrintedDocument:
         """The document printed for `job_id`, waiting up to `timeout` seconds (TimeoutError after)."""
 
@@ -385,24 +325,19 @@ class PrinterSimulator:
             return find()  # type: ignore[return-value]
 
     # -- the printer ---------------------------------------------------------------------------------------------
-    def _read(self, master: int, wake: int) -> None:
-        while True:
-            ready, _, _ = select.select([master, wake], [], [])
-            if wake in ready:
-                return
-            try:
-                data = os.read(master, 4096)
-            except OSError as exc:
-                logger.warning("printer %s: reading the pty failed: %s", self.name, exc)
-                return
-            with self._cond:
-                for event in self._decoder.feed(data):
-                    try:
-                        reply = self._apply(event)
-                        if reply:
-                            os.write(master, reply)
-                    except Exception:  # one bad document must not kill the printer
-                        logger.exception("printer %s: failed to handle %r", self.name, event)
+    # -- the device ------------------------------------------------------------------------------------------------
+    def _received(self, data: bytes) -> bytes | None:
+        answer = b""
+        with self._cond:
+            for event in self._decoder.feed(data):
+                try:
+                    answer += self._apply(event) or b""
+                except Exception:  # one bad document must not kill the printer
+                    logger.exception("printer %s: failed to handle %r", self.name, event)
+        return answer or None
+
+    def _unplugged(self) -> None:
+        self._decoder.discard_partial()  # a half-sent command died with the transfer
 
     def _status(self, n: int) -> int:
         if n == 1:
