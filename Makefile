@@ -15,7 +15,7 @@ MODEL_INPUTS := config.yml $(wildcard bot/domain/*.yml bot/rules/*.yml bot/stori
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help system venv venv-rasa env model run chat test lint unit bench lock clean
+.PHONY: help system voice-model venv venv-rasa env model run chat test lint unit bench lock clean
 
 help:
 	@echo "make run    start the whole stack on embedded defaults (creates what is missing first)"
@@ -47,6 +47,20 @@ system:
 	  if [ "$$(id -u)" != 0 ]; then echo "please install: apt-get install $$missing" >&2; exit 1; fi; \
 	  echo "installing $$missing from Debian"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# --- the Chinese speech model of the voice counter (about 42 MB; needs the internet) ----------------------------------
+VOICE_MODEL := vosk-model-small-cn-0.22
+voice-model:
+	@mkdir -p var/voice
+	@if [ -d var/voice/$(VOICE_MODEL) ]; then echo "var/voice/$(VOICE_MODEL) is there"; exit 0; fi; \
+	if curl -fsSL -o var/voice/$(VOICE_MODEL).zip https://alphacephei.com/vosk/models/$(VOICE_MODEL).zip; then \
+	  cd var/voice && python3 -m zipfile -e $(VOICE_MODEL).zip . && rm $(VOICE_MODEL).zip && \
+	  echo "installed: set VOSK_MODEL_PATH=$(CURDIR)/var/voice/$(VOICE_MODEL)"; \
+	else \
+	  rm -f var/voice/$(VOICE_MODEL).zip; \
+	  echo "could not download $(VOICE_MODEL). Fetch it from https://alphacephei.com/vosk/models on a machine with" >&2; \
+	  echo "internet, unzip it to var/voice/$(VOICE_MODEL) and set VOSK_MODEL_PATH to that folder." >&2; exit 1; \
 	fi
 
 venv: $(VENV)/.installed

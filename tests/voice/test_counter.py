@@ -1,0 +1,81 @@
+"""The counter's own decisions, before and after the dialogue: confirm what was heard with low confidence, offer
+help after two failures, repeat the last answer; the first message starts the session in voice mode. A small HTTP
+server stands in for Rasa's REST channel and records what the counter sends."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from voice.counter import BACKEND_DOWN, NOT_HEARD, OFFER_HELP, Counter, confirmation
+
+
+class FakeRasa:
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.received.append(body)
+                reply = json.dumps([{"recipient_id": body["sender"], "text": f"好的：{body['message']}"}]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def rasa() -> Iterator[FakeRasa]:
+    fake = FakeRasa()
+    yield fake
+    fake.server.shutdown()
+
+
+def test_a_confident_utterance_goes_to_the_bot_in_voice_mode(rasa: FakeRasa) -> None:
+    counter = Counter(rasa.url)
+    turn = counter.hear("我想办居住证", 0.92)
+    assert turn.replies == ["好的：我想办居住证"] and not turn.asked_to_confirm
+    counter.hear("要多久", 0.9)
+    assert rasa.received[0]["metadata"] == {"interface": "voice"} and "metadata" not in rasa.received[1]
+    assert rasa.received[0]["sender"] == rasa.received[1]["sender"]
+
+
+def test_low_confidence_is_confirmed_before_acting(rasa: FakeRasa) -> None:
+    counter = Counter(rasa.url)
+    asked = counter.hear("老年卡", 0.31)
+    assert asked.asked_to_confirm and asked.replies == [confirmation("老年卡")] and rasa.received == []
+    done = counter.hear("对", 0.95)
+    assert done.replies == ["好的：老年卡"] and rasa.received[0]["message"] == "老年卡"
+
+
+def test_a_no_and_then_silence_offer_the_buttons_and_staff(rasa: FakeRasa) -> None:
+    counter = Counter(rasa.url)
+    counter.hear("老年卡", 0.2)
+    assert counter.hear("不是", 0.9).replies == [NOT_HEARD]
+    assert counter.hear("", 0.0).replies == [OFFER_HELP]  # the second failure in a row
+    assert rasa.received == []
+
+
+def test_repeat_says_the_last_answer_again_without_asking_the_bot(rasa: FakeRasa) -> None:
+    counter = Counter(rasa.url)
+    first = counter.hear("我想办居住证", 0.9)
+    again = counter.hear("重复", 0.9)
+    assert again.replies == first.replies and len(rasa.received) == 1
+
+
+def test_with_the_dialogue_down_the_counter_says_so() -> None:
+    assert Counter("http://127.0.0.1:9").hear("我想办居住证", 0.9).replies == [BACKEND_DOWN]
