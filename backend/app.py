@@ -31,6 +31,7 @@ from backend.errors import ApiError
 from backend.logs import install_masking
 from backend.pages.board import board_page
 from backend.pages.follow import follow_pages, follow_secret
+from backend.pages.kiosk import kiosk
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def create_app(
     app.ctx.catalog = catalog or load_catalog(settings.catalog_path)
     app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
     app.ctx.follow_secret = follow_secret(settings.follow_secret, VAR_DIR)
-    for blueprint in (items, cases, queue, print_jobs, identity, notifications, board_page, follow_pages):
+    for blueprint in (items, cases, queue, print_jobs, identity, notifications, board_page, follow_pages, kiosk):
         app.blueprint(blueprint)
 
     @app.on_request

@@ -75,6 +75,8 @@ class Settings:
     """Windows that serve given departments first (WINDOW_DEPARTMENTS="5=医保,社保;6=公安"); the others serve all."""
     priority_streak_cap: int = 3
     """At most this many 绿色通道 (V) tickets are called in a row while 综合 (A) tickets wait."""
+    rasa_url: str = "http://127.0.0.1:5005"
+    """RASA_URL: the dialogue, for the voice counter's screen."""
     follow_secret: str = ""
     """FOLLOW_SECRET: signs the links on receipts to a case's page; empty: one generated once in var/."""
     max_recalls: int = 2
@@ -105,6 +107,7 @@ class Settings:
             print_lease_seconds=_int("PRINT_LEASE_SECONDS", defaults.print_lease_seconds),
             max_recalls=_int("QUEUE_MAX_RECALLS", defaults.max_recalls),
             follow_secret=os.environ.get("FOLLOW_SECRET", "").strip(),
+            rasa_url=os.environ.get("RASA_URL", "").strip() or defaults.rasa_url,
             workers=_int("BACKEND_WORKERS", defaults.workers),
             notifier_enabled=_bool("NOTIFIER_ENABLED", defaults.notifier_enabled),
             notifier_interval_s=_float("NOTIFIER_INTERVAL_S", defaults.notifier_interval_s),

@@ -9,6 +9,7 @@ export BACKEND_HOST="${BACKEND_HOST:-127.0.0.1}" BACKEND_PORT="${BACKEND_PORT:-8
 export ACTION_PORT="${ACTION_PORT:-5055}" RASA_PORT="${RASA_PORT:-5005}"
 export BACKEND_URL="${BACKEND_URL:-http://$BACKEND_HOST:$BACKEND_PORT}"
 export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webhook}"
+export RASA_URL="${RASA_URL:-http://127.0.0.1:$RASA_PORT}"
 export SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
 # WeChat: without WECHAT_APPID this is a development machine. The stack then talks to the WeChat simulator
 # (wechat/simulator) in safe (AES) mode, with development-only credentials, and `make run` starts the simulator.
@@ -73,6 +74,7 @@ jiujin is running (logs in var/log/, data in var/). Ctrl-C stops everything.
   OpenAPI         http://$BACKEND_HOST:$BACKEND_PORT/api/v1/openapi.json
   action server   http://127.0.0.1:$ACTION_PORT/health
   display board   http://$BACKEND_HOST:$BACKEND_PORT/board
+  voice counter   http://$BACKEND_HOST:$BACKEND_PORT/kiosk   (the screen; bin/jiujin counter --wav IN --reply-wav OUT)
   printers        var/devices/printer/<job id>.txt and .png   (take a number: POST /api/v1/queue/tickets {"category": "A", "channel": "counter"})
   keypads         POST http://127.0.0.1:${DEVICES_CONTROL_PORT:-5080}/keypads/3/N   (下一位 at window 3; R 重呼, S 过号, P 暂停, T?to=5 转窗口)
 MSG

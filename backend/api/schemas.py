@@ -334,6 +334,15 @@ class WindowOut(BaseModel):
     number: str | None
 
 
+class KioskTurnIn(_In):
+    """What a resident said at the voice counter (recognised by the microphone side) or tapped / typed there."""
+
+    session: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{8,40}$")]
+    text: Annotated[str, Field(max_length=200)]
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    """1.0 for taps and typing; the recogniser's confidence for speech."""
+
+
 class TransferIn(_In):
     """Send the window's current number to another window."""
 
