@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from bench import backend_bench, devices_bench, dialogue_bench, wechat_bench
+from bench import backend_bench, devices_bench, dialogue_bench, voice_bench, wechat_bench
 
 
 def main() -> None:
     """Parse the options and print each part's report."""
     parser = argparse.ArgumentParser(description="jiujin benchmarks")
     parser.add_argument("--scale", type=int, default=10, help="multiplies the number of requests (default 10)")
-    parser.add_argument("--only", choices=["backend", "dialogue", "wechat", "devices"], help="run one part")
+    parser.add_argument("--only", choices=["backend", "dialogue", "wechat", "devices", "voice"], help="run one part")
     parser.add_argument("--no-training", action="store_true", help="skip timing a full model training")
     args = parser.parse_args()
     parts = {
@@ -19,6 +19,7 @@ def main() -> None:
         "dialogue": lambda: dialogue_bench.run(train=not args.no_training),
         "wechat": wechat_bench.run,
         "devices": devices_bench.run,
+        "voice": voice_bench.run,
     }
     for name, part in parts.items():
         if args.only in (None, name):

