@@ -196,7 +196,10 @@ class QueueTicket(Base):
     """A queue number; (service_day, category, seq) is unique, so no number is issued twice in a day."""
 
     __tablename__ = "queue_tickets"
-    __table_args__ = (UniqueConstraint("service_day", "category", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("service_day", "category", "seq"),
+        UniqueConstraint("call_key", name="uq_queue_tickets_call_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     service_day: Mapped[dt.date] = mapped_column(Date, index=True)
@@ -213,6 +216,8 @@ class QueueTicket(Base):
     recalls: Mapped[int] = mapped_column(Integer, default=0)
     wechat_openid: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    call_key: Mapped[str | None] = mapped_column(String(64))
+    """The Idempotency-Key of the call-next that called it: a retried call gets this ticket, not the next one."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     called_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]

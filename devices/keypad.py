@@ -20,6 +20,7 @@ import os
 import termios
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,15 +238,25 @@ class KeypadBus:
             keypad.number = None  # the number went to the other window
             return NOBODY
         action = {"N": "call-next", "R": "recall", "S": "skip"}[command]
-        body = self._post(window, action)
+        body = self._call_next(window) if command == "N" else self._post(window, action)
         keypad.number = str(body["number"]) if body is not None and command != "S" else None
         return keypad.number or NOBODY
 
-    def _post(self, window: int, action: str, json: dict[str, Any] | None = None) -> Any:
+    def _call_next(self, window: int) -> Any:
+        """下一位, tried twice when the backend does not answer in time: both tries carry one Idempotency-Key, so
+        a first try that got through (its answer lost) makes the second return the same number, never the next."""
+        key = f"keypad-{window}-{uuid.uuid4().hex}"
+        try:
+            return self._post(window, "call-next", key=key)
+        except httpx.TransportError as exc:  # timeouts included
+            log.warning("keypad %d: call-next unanswered (%s); trying once more", window, type(exc).__name__)
+            return self._post(window, "call-next", key=key)
+
+    def _post(self, window: int, action: str, json: dict[str, Any] | None = None, *, key: str | None = None) -> Any:
         """POST a window action; the response body, or None for a 404 that means nobody waits / nobody called."""
         if self._client is None:
             self._client = httpx.Client(base_url=f"{self.backend_url}/api/v1", timeout=self.backend_timeout_s)
-        headers = {"X-Actor": f"keypad:{window}"}
+        headers = {"X-Actor": f"keypad:{window}"} | ({"Idempotency-Key": key} if key else {})
         response = self._client.post(f"/queue/windows/{window}/{action}", json=json, headers=headers)
         if response.status_code == 404 and _error_code(response) != "unknown_window":
             return None

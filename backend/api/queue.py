@@ -92,7 +92,7 @@ async def follow(request: Request, number: str):
 
 
 @queue.post("/windows/<window:int>/call-next")
-@operation("窗口叫下一个号", tag="queue", responses={200: TicketOut, 404: None}, headers=("X-Actor",))
+@operation("窗口叫下一个号", tag="queue", responses={200: TicketOut, 404: None}, headers=("Idempotency-Key", "X-Actor"))
 async def call_next(request: Request, window: int):
     """Finish the window's current ticket and call the next (404 when nobody waits)."""
     ticket = await service.call_next(
@@ -102,6 +102,7 @@ async def call_next(request: Request, window: int):
         today=today(request),
         priority_streak_cap=request.app.ctx.settings.priority_streak_cap,
         departments=request.app.ctx.settings.window_departments.get(window, ()),
+        idempotency_key=idempotency_key(request),
     )
     return json(ticket_out(Placed(ticket, 0)).model_dump(mode="json"))
 

@@ -207,10 +207,16 @@ async def call_next(
     today: dt.date,
     priority_streak_cap: int,
     departments: tuple[str, ...] = (),
+    idempotency_key: str | None = None,
 ) -> QueueTicket:
     """Finish the window's current ticket and call the next one (its ``departments``' business first, when it
-    serves some); 404 when nobody waits."""
+    serves some); 404 when nobody waits. A call repeated with the same ``idempotency_key`` (a keypad retrying
+    after a timeout) returns the ticket the first one called and calls nobody else."""
     async with db.write() as session:
+        if idempotency_key:
+            called = select(QueueTicket).where(QueueTicket.call_key == idempotency_key)
+            if (earlier := (await session.execute(called)).scalar_one_or_none()) is not None:
+                return earlier
         if await _paused(session, window):
             raise conflict("window_paused", f"{window}号窗口已暂停叫号，请先恢复。")
         current = await _current(session, today, window)
@@ -219,7 +225,7 @@ async def call_next(
         ticket = await _next_for(session, today, window, priority_streak_cap, departments)
         if ticket is not None:
             ticket.status, ticket.window, ticket.called_at = TicketStatus.CALLED, window, utcnow()
-            ticket.assigned_window = None
+            ticket.assigned_window, ticket.call_key = None, idempotency_key
             audit.record(session, actor, "queue.call", "ticket", ticket.number, window=window)
             _event(session, today, "called", ticket.number, window)
             near = await _ticket_with_ahead(session, today, notifications.NEAR_AHEAD)

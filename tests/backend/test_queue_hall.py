@@ -156,3 +156,14 @@ def test_the_board_page_follows_the_event_stream(backend: str) -> None:
     page = httpx.get(f"{backend}/board")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert 'new EventSource("/api/v1/queue/events")' in page.text and "正在呼叫" in page.text
+
+
+async def test_a_retried_call_gets_the_same_number_and_calls_nobody_else(api: Api) -> None:
+    await take(api)
+    await take(api)
+    headers = {"Idempotency-Key": "keypad-3-press-17"}
+    first = await api.post("/api/v1/queue/windows/3/call-next", headers=headers)
+    again = await api.post("/api/v1/queue/windows/3/call-next", headers=headers)
+    assert first.json["number"] == again.json["number"] == "A001"
+    assert (await api.get("/api/v1/queue/tickets/A002")).json["status"] == "waiting"
+    assert await call(api, 3) == "A002"  # a new press (no key, or another) calls the next

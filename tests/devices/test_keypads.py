@@ -3,6 +3,7 @@ served over real HTTP (the queue's window endpoints, recording every call)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -112,16 +113,23 @@ class FakeQueue:
     paused: set[int] = field(default_factory=set)
     calls: list[tuple[int, str, Any, str | None]] = field(default_factory=list)
     url: str = ""
+    called_by_key: dict[str, str] = field(default_factory=dict)
+    stall_next_s: float = 0.0
+    """The next call is carried out, but answered only after this long (its answer is lost to a timeout)."""
 
-    def answer(self, window: int, action: str, body: Any) -> tuple[int, Any]:
+    def answer(self, window: int, action: str, body: Any, key: str | None = None) -> tuple[int, Any]:
         nothing = (404, {"error": {"code": "nothing_called", "message": "当前没有叫号。"}})
         if not 1 <= window <= 32:
             return 404, {"error": {"code": "unknown_window", "message": "没有这个窗口。"}}
+        if action == "call-next" and key in self.called_by_key:  # the backend's Idempotency-Key rule
+            return 200, {"number": self.called_by_key[key], "window": window, "status": "called"}
         if action == "call-next":
             self.serving.pop(window, None)
             if not self.waiting:
                 return 404, {"error": {"code": "queue_empty", "message": "现在没有人在等候。"}}
             self.serving[window] = self.waiting.pop(0)
+            if key:
+                self.called_by_key[key] = self.serving[window]
             return 200, {"number": self.serving[window], "window": window, "status": "called"}
         if action in ("pause", "resume"):
             (self.paused.add if action == "pause" else self.paused.discard)(window)
@@ -164,13 +172,16 @@ def backend() -> Iterator[FakeQueue]:
                 else:
                     window, action = int(found[1]), found[2]
                     queue.calls.append((window, action, body, self.headers.get("X-Actor")))
-                    status, out = queue.answer(window, action, body)
+                    status, out = queue.answer(window, action, body, self.headers.get("Idempotency-Key"))
+                    stall, queue.stall_next_s = queue.stall_next_s, 0.0
+            time.sleep(stall)
             data = json.dumps(out).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a stalled answer nobody waits for
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -336,3 +347,14 @@ def test_the_driver_reconnects_after_the_bus_is_unplugged(
     keypads.press(3, "N")
     keypads.wait_display(3, "A013")
     assert backend.actions() == [(3, "call-next")] * 2 and bus.reconnects == 1
+
+
+def test_a_call_whose_answer_was_lost_is_retried_and_calls_no_one_else(
+    keypads: KeypadSimulator, backend: FakeQueue
+) -> None:
+    backend.stall_next_s = 2.5  # longer than the driver waits: the number is called, the answer comes too late
+    for _bus in _start_bus(keypads, backend.url):
+        keypads.press(3, "N")
+        keypads.wait_display(3, "A012", timeout=8)
+    assert backend.actions() == [(3, "call-next"), (3, "call-next")]  # the same press, tried twice
+    assert backend.waiting == ["A013", "A014"]  # and only one number called
