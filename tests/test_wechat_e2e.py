@@ -212,3 +212,21 @@ def test_the_menu_command_publishes_a_menu_wechat_accepts(wechat: WeChatStack, t
     assert done.returncode == 0, done.stderr
     menu = httpx.get(f"{wechat.simulator}/simulator/menu").json()["menu"]
     assert [b["name"] for b in menu["button"]] == ["医保社保", "民政公安", "办事服务"]
+
+
+def test_a_newcomer_chats_as_wechat_in_the_simulators_page(wechat: WeChatStack, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.backend.test_board_in_chromium import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 420, "height": 860})
+        page.goto(wechat.simulator)
+        page.click("#follow")
+        expect(page.locator("#chat")).to_contain_text("感谢关注")
+        page.fill("#text", "我想办居住证")
+        page.click("#form button[type=submit]")
+        expect(page.locator("#chat")).to_contain_text("浙江省居住证申领")
+        page.screenshot(path=str(tmp_path / "simulator.png"))
+        browser.close()
