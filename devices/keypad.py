@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import termios
 import threading
 import time
 import uuid
@@ -37,11 +36,10 @@ from devices.keypad_protocol import (
     display_payload,
     encode_frame,
 )
+from devices.serial_errors import PORT_ERRORS
 
 log = logging.getLogger(__name__)
 
-PORT_ERRORS = (OSError, serial.SerialException, termios.error)
-"""What a pulled cable looks like: failed reads and writes, a failed close, a port that no longer opens."""
 NOBODY, PAUSED, FAILED = "----", "PAUS", "ERR "
 """What a keypad shows when nobody waits or stands at the window, when the window is paused, when a press failed."""
 

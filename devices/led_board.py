@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import termios
 import threading
 import time
 from typing import Any
@@ -25,11 +24,10 @@ import serial
 
 from devices import led_protocol as proto
 from devices.queue_events import Board, QueueEvent
+from devices.serial_errors import PORT_ERRORS
 
 log = logging.getLogger(__name__)
 
-PORT_ERRORS = (OSError, serial.SerialException, termios.error)
-"""A pulled cable (as `devices.printer_worker.PORT_ERRORS`, without python-escpos's, which is not used here)."""
 IDLE_LINE = "请取号 等候叫号"
 """Line 1 before anyone has been called."""
 

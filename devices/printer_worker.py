@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -24,18 +23,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import serial
 from escpos.exceptions import Error as EscposError
 from escpos.printer import Serial
 
-from devices import receipts
+from devices import receipts, serial_errors
 from devices.process_id import encode_job_id, request_bytes, response_bytes
 
 log = logging.getLogger(__name__)
 
 CENTRE_TIMEZONE = ZoneInfo("Asia/Shanghai")
-PORT_ERRORS = (OSError, serial.SerialException, termios.error, EscposError)
-"""What a pulled cable looks like: failed reads and writes, a failed close, a port that no longer opens."""
+PORT_ERRORS = (*serial_errors.PORT_ERRORS, EscposError)
+"""A pulled cable, plus python-escpos's own error for a port that no longer opens."""
 STATUS_REQUEST = b"\x10\x04"  # DLE EOT n: 1 printer, 2 offline cause, 4 paper sensor; one status byte back
 COVER_OPEN = 0x04
 PAPER_END_STOP = 0x20

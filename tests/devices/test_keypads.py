@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from backend.testing import free_port
 from devices.keypad import KeypadBus
 from devices.keypad_protocol import DLE, ETX, STX, Frame, FrameReader, crc8, display_payload, encode_frame
 from devices.keypad_sim import KeypadSimulator
@@ -148,12 +148,6 @@ class FakeQueue:
 
     def actions(self) -> list[tuple[int, str]]:
         return [(window, action) for window, action, _, _ in self.calls]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -325,7 +319,7 @@ def test_our_own_echo_and_address_zero_are_ignored(
 
 
 def test_a_backend_that_is_down_shows_err_and_is_not_retried(keypads: KeypadSimulator) -> None:
-    for bus in _start_bus(keypads, f"http://127.0.0.1:{_free_port()}"):
+    for bus in _start_bus(keypads, f"http://127.0.0.1:{free_port()}"):
         keypads.press(3, "N")
         keypads.wait_display(3, "ERR ")
         keypads.press(3, "N", resend=True)
