@@ -23,6 +23,7 @@ from backend.api.notifications import notifications
 from backend.api.openapi import build_document
 from backend.api.print_jobs import print_jobs
 from backend.api.queue import queue
+from backend.api.speech import speech
 from backend.catalog.loader import load_catalog
 from backend.catalog.schema import Catalog
 from backend.config import VAR_DIR, Settings
@@ -76,12 +77,15 @@ def create_app(
     app.ctx.catalog = catalog or load_catalog(settings.catalog_path)
     app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
     app.ctx.follow_secret = follow_secret(settings.follow_secret, VAR_DIR)
-    for blueprint in (items, cases, queue, print_jobs, identity, notifications, board_page, follow_pages, kiosk):
+    pages = (board_page, follow_pages, kiosk)
+    for blueprint in (items, cases, queue, print_jobs, identity, notifications, speech, *pages):
         app.blueprint(blueprint)
 
     @app.on_request
     async def refuse_huge_bodies(request: Request):
         """Sanic's own limit applies to its HTTP server only; this one also holds behind ASGI."""
+        if request.route is not None and getattr(request.route.handler, "is_stream", False):
+            return  # a streaming handler reads its body itself, within its own limit (speech: voice notes)
         declared = request.headers.get("content-length", "0")
         if (declared.isdigit() and int(declared) > MAX_BODY_BYTES) or len(request.body or b"") > MAX_BODY_BYTES:
             raise ApiError(413, "payload_too_large", "请求内容太大。")

@@ -89,6 +89,9 @@ class Settings:
     """Send pending WeChat notices from a background task in each worker (off: they wait, pending)."""
     notifier_interval_s: float = 1.0
     """Seconds between two passes of the notice sender."""
+    vosk_model_path: Path | None = None
+    """VOSK_MODEL_PATH: the vosk model folder that recognises WeChat voice notes (free recognition, loaded once per
+    worker at start-up); None: ``POST /api/v1/speech/recognize`` answers 503."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -111,4 +114,5 @@ class Settings:
             workers=_int("BACKEND_WORKERS", defaults.workers),
             notifier_enabled=_bool("NOTIFIER_ENABLED", defaults.notifier_enabled),
             notifier_interval_s=_float("NOTIFIER_INTERVAL_S", defaults.notifier_interval_s),
+            vosk_model_path=Path(raw) if (raw := os.environ.get("VOSK_MODEL_PATH", "").strip()) else None,
         )

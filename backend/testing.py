@@ -147,7 +147,9 @@ def dialogue_stack(
                 "--credentials",
                 "credentials.yml",
             ]
-            rasa_env = RASA_ENV | extra | {"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"}
+            # BACKEND_URL: the WeChat channel inside Rasa posts voice notes to the backend's speech recognition.
+            endpoints = {"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook", "BACKEND_URL": backend}
+            rasa_env = RASA_ENV | extra | endpoints
             # Rasa imports TensorFlow and loads the model before it answers: allow minutes, not seconds.
             with service_process(
                 command, env=rasa_env, health_url=f"{rasa}/status", log=folder / "rasa.log", ready_within_s=300

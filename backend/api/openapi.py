@@ -31,6 +31,8 @@ class Operation:
     query: type[BaseModel] | None = None
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     headers: tuple[str, ...] = ()
+    raw_body: tuple[str, ...] = ()
+    """Media types of a body taken as it is, not as JSON (audio, say)."""
 
 
 def operation(
@@ -41,11 +43,13 @@ def operation(
     query: type[BaseModel] | None = None,
     responses: dict[int, type[BaseModel] | None] | None = None,
     headers: tuple[str, ...] = (),
+    raw_body: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Attach the operation's contract to a handler."""
 
     def attach(handler: Callable[..., Any]) -> Callable[..., Any]:
-        handler.__openapi__ = Operation(summary, tag, body, query, responses or {}, headers)  # type: ignore[attr-defined]
+        contract = Operation(summary, tag, body, query, responses or {}, headers, raw_body)
+        handler.__openapi__ = contract  # type: ignore[attr-defined]
         return handler
 
     return attach
@@ -105,6 +109,9 @@ def build_document(app: Sanic, *, title: str, version: str) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
             }
+        if op.raw_body:
+            # OpenAPI 3.1: a media type without a schema is any bytes of that type.
+            entry["requestBody"] = {"required": True, "content": {media: {} for media in op.raw_body}}
         for status, model in op.responses.items():
             response: dict[str, Any] = {"description": "成功" if status < 400 else "错误"}
             schema = refs[(model, "serialization")] if model is not None else None

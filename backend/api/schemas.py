@@ -334,13 +334,19 @@ class WindowOut(BaseModel):
     number: str | None
 
 
+KIOSK_SESSION = r"^[A-Za-z0-9-]{8,40}$"
+"""A voice counter's session id (the screen's ``?session=``)."""
+
+
 class KioskTurnIn(_In):
     """What a resident said at the voice counter (recognised by the microphone side) or tapped / typed there."""
 
-    session: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{8,40}$")]
+    session: Annotated[str, Field(pattern=KIOSK_SESSION)]
     text: Annotated[str, Field(max_length=200)]
     confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
     """1.0 for taps and typing; the recogniser's confidence for speech."""
+    source: Literal["screen", "voice"] = "screen"
+    """Where the turn came from: the screen (taps, typing) or the microphone; the other side shows or speaks it."""
 
 
 class TransferIn(_In):
@@ -436,6 +442,17 @@ class NotificationOut(BaseModel):
 
 class NotificationList(RootModel[list[NotificationOut]]):
     """WeChat notices, newest first."""
+
+
+class SpeechOut(BaseModel):
+    """What was heard in a voice note (vosk's free recognition)."""
+
+    text: str
+    """The words heard, Chinese without spaces between characters; empty when nothing was understood."""
+    confidence: float
+    """Mean confidence of the words, 0–1 (0.0 when none)."""
+    seconds: float
+    """Length of the sound recognised, in seconds."""
 
 
 # ---- query parameters -----------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 A thin adapter: `wechat.webhook.WeChatWebhook` holds the logic (checks, de-duplication, the 5-second rule) and is
 tested without Rasa; this module gives it Sanic routes and a way to run one dialogue turn. The conversation id is
 the follower's OpenID. Configured from the environment (WECHAT_TOKEN, WECHAT_APPID, WECHAT_AES_KEY, WECHAT_SECRET,
-REDIS_URL; see `wechat.settings`); keys under this channel in credentials.yml override them.
+REDIS_URL; see `wechat.settings`); keys under this channel in credentials.yml override them. Voice notes without
+WeChat's recognition go to the backend's speech recognition (`wechat.voice_notes`, at BACKEND_URL).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from wechat.client import WeChatApi
 from wechat.delivery import CustomerService
 from wechat.settings import WeChatSettings
 from wechat.state import open_state
+from wechat.voice_notes import VoiceNotes
 from wechat.webhook import HttpReply, WeChatWebhook
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,9 @@ class WeChatInput(InputChannel):
             await on_new_message(UserMessage(text, collector, openid, input_channel=self.name(), metadata=metadata))
             return collector.messages
 
-        webhook = WeChatWebhook(settings, state, CustomerService(api, state), run_turn)
+        # Without an AppID and AppSecret no voice note can be downloaded: they get the request to type at once.
+        voice_notes = VoiceNotes(api) if api.configured else None
+        webhook = WeChatWebhook(settings, state, CustomerService(api, state), run_turn, voice_notes)
         wechat = Blueprint("wechat_webhook", __name__)
 
         @wechat.route("/", methods=["GET"])

@@ -264,6 +264,21 @@ async def test_a_slow_turn_is_acknowledged_in_time_and_delivered_by_customer_ser
     assert harness.api.sent == [(OPENID, harness.bot.answer)]
 
 
+async def test_recognising_a_voice_note_counts_against_the_reply_budget(tmp_path: Path) -> None:
+    harness = _harness(tmp_path, budget_s=0.5, delay_s=0.3)  # the turn alone would fit the budget
+
+    async def slow_recognition(media_id: str) -> str:
+        await asyncio.sleep(0.4)
+        return "医保卡丢了"
+
+    harness.webhook.recognize = slow_recognition
+    started = time.monotonic()
+    _, reply = await harness.send(harness.wire.xml("voice", MediaId="media-8", Format="amr"))
+    assert reply.content == ACKNOWLEDGEMENT and time.monotonic() - started < 0.7  # not 0.4 + 0.5
+    await harness.webhook.drain()
+    assert harness.api.sent == [(OPENID, harness.bot.answer)]
+
+
 async def test_long_answers_are_split_and_the_allowance_is_respected(tmp_path: Path) -> None:
     paragraph = "请带好身份证原件和户口簿原件。" * 40  # ~1,200 bytes
     harness = _harness(tmp_path, answer="\n".join([paragraph] * 9))  # ~11 KB: 1 passive + 6 more pieces

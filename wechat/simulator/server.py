@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 from pathlib import Path
@@ -17,6 +19,10 @@ from wechat.simulator.wechat_server import Delivery, WeChatServer
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False)  # keep Chinese readable in responses and logs
 MESSAGE_TYPES = ("text", "voice", "image", "event")
+VOICE_FORMATS = ("amr", "speex")
+"""The Format of WeChat's voice notes."""
+MAX_VOICE_BYTES = 2 * 1024 * 1024
+"""WeChat's limit for a voice file."""
 
 
 def create_app(
@@ -63,17 +69,45 @@ def create_app(
 
 
 async def deliver(wechat: WeChatServer, body: dict[str, Any]) -> Delivery:
-    """One message from a `/simulator/messages` request body."""
+    """One message from a `/simulator/messages` request body.
+
+    A voice note: ``recognition`` is WeChat's text (absent or null: recognition off, no Recognition element);
+    ``audio`` is the note itself, base64-encoded, which the API stand-in then serves at ``/media/get`` under the
+    message's MediaId; ``format`` is ``amr`` (the default) or ``speex``.
+    """
     openid = str(body["openid"])
     kind = body["type"]
     if kind == "text":
         return await wechat.send_text(openid, str(body.get("content") or ""))
     if kind == "voice":
         recognition = body.get("recognition", body.get("content"))
-        return await wechat.send_voice(openid, recognition=None if recognition is None else str(recognition))
+        media_format = body.get("format") or "amr"
+        if media_format not in VOICE_FORMATS:
+            raise ValueError(f"format must be one of {VOICE_FORMATS}, got {media_format!r}")
+        return await wechat.send_voice(
+            openid,
+            recognition=None if recognition is None else str(recognition),
+            media=_voice_media(body.get("audio")),
+            media_format=media_format,
+        )
     if kind == "image":
         return await wechat.send_image(openid)
     return await wechat.send_event(openid, str(body.get("event") or ""), body.get("key") or None)
+
+
+def _voice_media(audio: Any) -> bytes:
+    """The note's bytes from the base64 ``audio`` field (none: an empty file, as before notes carried audio)."""
+    if audio is None:
+        return b""
+    if not isinstance(audio, str):
+        raise ValueError("audio must be the voice note's bytes in base64")
+    try:
+        media = base64.b64decode(audio, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"audio is not valid base64 ({exc})") from None
+    if len(media) > MAX_VOICE_BYTES:
+        raise ValueError(f"a voice note is at most {MAX_VOICE_BYTES} bytes, got {len(media)}")
+    return media
 
 
 PAGE = """<!doctype html>
@@ -110,8 +144,9 @@ PAGE = """<!doctype html>
   .popup button { display: block; width: 100%; border: none; border-bottom: 1px solid #eee;
                   background: none; padding: 10px; font-size: 15px; }
   form { display: flex; gap: 6px; padding: 8px; background: #f7f7f7; border-top: 1px solid #e0e0e0; }
-  #text { flex: 1; font-size: 17px; padding: 8px; border: 1px solid #ddd; border-radius: 4px; }
-  form button { font-size: 15px; padding: 0 10px; border: none; border-radius: 4px; background: #07c160; color: #fff; }
+  #text { flex: 1; min-width: 0; font-size: 17px; padding: 8px; border: 1px solid #ddd; border-radius: 4px; }
+  form button { font-size: 15px; padding: 0 10px; border: none; border-radius: 4px; background: #07c160; color: #fff;
+                flex: none; white-space: nowrap; }
   form button.plain { background: #fff; color: #333; border: 1px solid #ddd; }
 </style>
 </head>
@@ -124,6 +159,8 @@ PAGE = """<!doctype html>
     <input id="text" autocomplete="off" placeholder="输入要发送的内容">
     <button type="submit">发送</button>
     <button type="button" class="plain" id="voice" title="把框里的文字当作语音识别结果发送">语音</button>
+    <button type="button" class="plain" id="voiceFile" title="发送录音文件，不带微信的识别结果">录音</button>
+    <input type="file" id="audioFile" accept=".amr,.spx,.ogg,.mp3,.wav,audio/*" hidden>
     <button type="button" class="plain" id="follow">关注</button>
   </form>
 </div>
@@ -297,6 +334,19 @@ document.getElementById("voice").addEventListener("click", () => {
   const text = textBox.value.trim();
   textBox.value = "";
   send({type: "voice", recognition: text}, "🎤 语音" + (text ? "：" + text : "（未识别出文字）"));
+});
+// A voice note without WeChat's recognition: the file goes to the API stand-in, and jiujin recognises it itself.
+const audioBox = document.getElementById("audioFile");
+document.getElementById("voiceFile").addEventListener("click", () => audioBox.click());
+audioBox.addEventListener("change", async () => {
+  const file = audioBox.files[0];
+  audioBox.value = "";
+  if (!file) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  const format = /\\.(spx|ogg)$/i.test(file.name) ? "speex" : "amr";
+  send({type: "voice", audio: btoa(binary), format: format}, "🎤 语音（" + file.name + "，无识别文字）");
 });
 document.getElementById("follow").addEventListener("click", () => {
   send({type: "event", event: "subscribe"}, "〔关注公众号〕");
