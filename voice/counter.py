@@ -9,7 +9,8 @@ question at a time) → the answer spoken (`voice.tts`). What the counter decide
 - "重复": the last answer again, at once, without asking the bot.
 
 ``bin/jiujin counter --wav IN.wav --reply-wav OUT.wav`` runs one turn from a file and prints
-``{"heard": ..., "replies": [...]}``.
+``{"heard": ..., "replies": [...]}``; ``bin/jiujin counter`` alone runs the live counter at the microphone
+(`voice.live`), sharing its session with the counter's screen.
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from voice.live import LiveCounter
 
 CONFIRM_BELOW = 0.6
 """Recognition confidence under which the counter asks before acting."""
@@ -158,18 +163,110 @@ def counter_vocabulary() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="jiujin counter", description="one turn at the voice counter, from a WAV")
-    parser.add_argument("--wav", type=Path, required=True, help="what the resident said (WAV)")
-    parser.add_argument("--reply-wav", type=Path, required=True, help="where to write the spoken answer")
-    parser.add_argument("--rasa", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
+    parser = argparse.ArgumentParser(
+        prog="jiujin counter",
+        description="the voice counter: live at the microphone, or one turn from a WAV file (--wav, --reply-wav)",
+    )
+    parser.add_argument("--wav", type=Path, help="one turn: what the resident said (WAV)")
+    parser.add_argument("--reply-wav", type=Path, help="one turn: where to write the spoken answer")
+    parser.add_argument("--rasa", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"), help="with --wav")
     parser.add_argument("--model", default=os.environ.get("VOSK_MODEL_PATH", ""), help="vosk model folder")
+    live = parser.add_argument_group("live at the microphone")
+    live.add_argument(
+        "--mode",
+        choices=["hands-free", "push-to-talk"],
+        default=os.environ.get("VOICE_MODE", "hands-free"),
+        help="push-to-talk: press Enter (or the counter's button) to start and again to finish",
+    )
+    live.add_argument("--input-device", default=os.environ.get("VOICE_INPUT_DEVICE") or None, help="PortAudio name")
+    live.add_argument("--output-device", default=os.environ.get("VOICE_OUTPUT_DEVICE") or None, help="PortAudio name")
+    live.add_argument("--backend", default=os.environ.get("BACKEND_URL", "http://127.0.0.1:8000"))
+    live.add_argument(
+        "--session",
+        default=os.environ.get("VOICE_SESSION", "counter-1"),
+        help="shared with the screen: open /kiosk?session=<this>",
+    )
+    live.add_argument("--barge-in-rms", type=float, default=float(os.environ.get("VOICE_BARGE_IN_RMS", "500")))
+    live.add_argument("--turns", type=int, default=0, help="stop after this many turns (0: run until Ctrl-C)")
     args = parser.parse_args(argv)
+    if args.wav is None and args.reply_wav is None:
+        return run_live(args)
+    if args.wav is None or args.reply_wav is None:
+        parser.error("--wav and --reply-wav go together")
     if not args.wav.exists():
         print(f"error: {args.wav} does not exist", file=sys.stderr)
         return 2
     turn = run_file(args.wav, args.reply_wav, args.rasa, args.model)
     print(json.dumps({"heard": turn.heard, "replies": turn.replies}, ensure_ascii=False))
     return 0
+
+
+def run_live(args: argparse.Namespace) -> int:
+    """The counter at its microphone and loudspeaker until Ctrl-C (or ``--turns``); one JSON line per turn."""
+    import threading
+    import time
+
+    from backend.identity import mask_text
+    from voice.kiosk_client import KioskClient
+    from voice.live import BargeIn, LiveCounter, LiveTurn, Mode
+    from voice.loudspeaker import Loudspeaker
+    from voice.microphone import Microphone, SoundDeviceUnavailable
+    from voice.recognizer import Recognizer, RecognizerUnavailable
+    from voice.tts import Speaker
+
+    try:
+        recognizer = Recognizer(Path(args.model), vocabulary=counter_vocabulary())
+    except RecognizerUnavailable as exc:
+        print(f"{NO_MODEL}\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        microphone, loudspeaker = Microphone(args.input_device), Loudspeaker(args.output_device)
+    except SoundDeviceUnavailable as exc:
+        print(f"语音服务台需要麦克风和扬声器，请点屏幕上的按钮或找工作人员。\n{exc}", file=sys.stderr)
+        return 2
+
+    def report(live: LiveTurn) -> None:
+        heard = mask_text(live.turn.heard) if live.turn.heard else None  # residents say ID and phone numbers
+        line = {"heard": heard, "confidence": round(live.turn.confidence, 2), "replies": live.turn.replies}
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+
+    client = KioskClient(args.backend, args.session)
+    stop = threading.Event()
+    with Speaker() as speaker:
+        counter = LiveCounter(
+            microphone,
+            loudspeaker,
+            recognizer,
+            client.hear,
+            speaker,
+            mode=Mode(args.mode),
+            barge_in=BargeIn(min_rms=args.barge_in_rms),
+            on_turn=report,
+        )
+        screen = threading.Thread(
+            target=client.follow_screen, args=(lambda turn: counter.speak(turn["replies"]), stop), daemon=True
+        )
+        screen.start()
+        if counter.mode is Mode.PUSH_TO_TALK:
+            threading.Thread(target=_button_on_stdin, args=(counter,), daemon=True).start()
+        print(f"listening ({args.mode}); the screen: {args.backend}/kiosk?session={args.session}", file=sys.stderr)
+        try:
+            counter.run(stop=stop, turns=args.turns)
+            while loudspeaker.playing:  # the last answer is heard to its end
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop.set()
+            microphone.close()
+            loudspeaker.close()
+    return 0
+
+
+def _button_on_stdin(counter: LiveCounter) -> None:
+    """Push-to-talk from Enter on the terminal (or a counter button that types Enter, as USB foot switches do)."""
+    for _ in sys.stdin:
+        counter.toggle()
 
 
 if __name__ == "__main__":
