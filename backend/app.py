@@ -27,6 +27,7 @@ from backend.api.speech import speech
 from backend.catalog.loader import load_catalog
 from backend.catalog.schema import Catalog
 from backend.config import VAR_DIR, Settings
+from backend.console import console
 from backend.db import Database
 from backend.errors import ApiError
 from backend.logs import install_masking
@@ -77,7 +78,7 @@ def create_app(
     app.ctx.catalog = catalog or load_catalog(settings.catalog_path)
     app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
     app.ctx.follow_secret = follow_secret(settings.follow_secret, VAR_DIR)
-    pages = (board_page, follow_pages, kiosk)
+    pages = (board_page, follow_pages, kiosk, console)
     for blueprint in (items, cases, queue, print_jobs, identity, notifications, speech, *pages):
         app.blueprint(blueprint)
 

@@ -93,6 +93,8 @@ class NotificationKind(enum.StrEnum):
     CORRECTION_NEEDED = "correction_needed"
     READY_FOR_PICKUP = "ready_for_pickup"
     QUEUE_NEAR = "queue_near"
+    CASE_STATUS = "case_status"
+    """办件状态变更: every other status change of a case (办理中, 已出件, 已送达, 不予受理, 撤销)."""
 
 
 class NotificationStatus(enum.StrEnum):
@@ -259,6 +261,9 @@ class PrintJob(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     case_number: Mapped[str | None] = mapped_column(ForeignKey("cases.case_number"), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("queue_tickets.id"))
+    dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """Names the event a notice printed for a case change reports, so that event is never spooled twice (staff's own
+    jobs have none)."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[dt.datetime | None]
@@ -307,6 +312,26 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    """Wrong passwords in a row; reset by a successful login."""
+    locked_until: Mapped[dt.datetime | None] = mapped_column()
+    """Set after too many wrong passwords: no login (not even with the right password) until then."""
+    last_login_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class StaffSession(Base):
+    """A signed-in console session. The cookie holds a random token; only its SHA-256 is stored, so a copy of the
+    database signs nobody in."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    """Sent back with every form of this session (synchronizer token)."""
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class AuditEntry(Base):

@@ -1,0 +1,194 @@
+"""The console's case pages: each role's inbox (``/console/cases``) and a case with its checklist, history and the
+actions the role may take (``/console/cases/<number>``).
+
+Status changes go through `backend.services.cases.transition_case`, the same path as the API: the status machine,
+the audit log (with the staff member's name), and the notices to the resident all happen there, in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from pydantic import ValidationError
+from sanic import Blueprint, Request, redirect
+from sanic.response import HTTPResponse
+from sqlalchemy import func, select
+
+from backend.api.schemas import TransitionIn
+from backend.catalog.checklist import Need
+from backend.console import roles
+from backend.console.guard import staff_page
+from backend.console.render import render
+from backend.errors import ApiError
+from backend.models import AuditEntry, Case, Channel, Notification, PrintJob
+from backend.services import cases as case_service
+from backend.status import CaseStatus
+
+case_pages = Blueprint("console_cases", url_prefix="/console/cases")
+PAGE_SIZE = 50
+OPEN = (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED, CaseStatus.NEEDS_CORRECTION, CaseStatus.PROCESSING)
+"""Statuses in which the promised deadline still runs."""
+CHANNEL_LABELS = {Channel.COUNTER: "窗口", Channel.WECHAT: "微信", Channel.PROXY: "社工代办"}
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    statuses: tuple[CaseStatus, ...]
+    item_id: str | None
+    channel: Channel | None
+    overdue: bool
+    number: str | None
+    page: int
+
+    @classmethod
+    def from_query(cls, request: Request, default_statuses: tuple[CaseStatus, ...]) -> InboxFilter:
+        args = request.args
+        statuses = tuple(CaseStatus(s) for s in args.getlist("status", []) if s in CaseStatus.__members__.values())
+        if not statuses and args.get("all") != "1":
+            statuses = default_statuses
+        channel = args.get("channel")
+        page = args.get("page", "1")
+        return cls(
+            statuses=statuses,
+            item_id=args.get("item") or None,
+            channel=Channel(channel) if channel in Channel.__members__.values() else None,
+            overdue=args.get("overdue") == "1",
+            number=(args.get("q") or "").strip().upper()[:20] or None,
+            page=max(int(page), 1) if page.isdigit() else 1,
+        )
+
+
+def _is_overdue(case: Case, today: dt.date) -> bool:
+    return case.status in OPEN and case.deadline is not None and case.deadline < today
+
+
+@case_pages.get("/")
+@staff_page()
+async def inbox(request: Request) -> HTTPResponse:
+    user, catalog = request.ctx.staff.user, request.app.ctx.catalog
+    today = request.app.ctx.clock().date()
+    where = InboxFilter.from_query(request, roles.ROLE_INBOX[user.role])
+    statement = roles.visible(select(Case), user)
+    if where.statuses:
+        statement = statement.where(Case.status.in_(where.statuses))
+    if where.item_id:
+        statement = statement.where(Case.item_id == where.item_id)
+    if where.channel:
+        statement = statement.where(Case.channel == where.channel)
+    if where.overdue:
+        statement = statement.where(Case.status.in_(OPEN), Case.deadline < today)
+    if where.number:
+        statement = statement.where(Case.case_number.startswith(where.number, autoescape=True))
+    async with request.app.ctx.db.read() as session:
+        total = (await session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
+        page = statement.order_by(Case.created_at.desc(), Case.id.desc())
+        page = page.limit(PAGE_SIZE).offset((where.page - 1) * PAGE_SIZE)
+        found = list((await session.execute(page)).unique().scalars())
+    return render(
+        request,
+        "inbox.html",
+        cases=[(case, case_service.item_name(catalog, case.item_id), _is_overdue(case, today)) for case in found],
+        total=total,
+        where=where,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        query=urlencode([(k, v) for k, values in request.args.items() for v in values if k != "page"]),
+        items=[item for item in catalog.items if user.department in (None, item.department.value)],
+        statuses=list(CaseStatus),
+        channels=CHANNEL_LABELS,
+        role_label=roles.ROLE_LABELS[user.role],
+    )
+
+
+@case_pages.get("/<case_number:str>")
+@staff_page()
+async def case_page(request: Request, case_number: str) -> HTTPResponse:
+    return await _case_view(request, case_number)
+
+
+@case_pages.post("/<case_number:str>/transition")
+@staff_page()
+async def transition(request: Request, case_number: str) -> HTTPResponse:
+    user = request.ctx.staff.user
+    case = await _visible_case(request, case_number)
+    if case is None:
+        return _not_found(request)
+    form = request.form
+    target = form.get("to", "")
+    if target not in {action.value for action in roles.actions(user, case.status)}:
+        return await _case_view(request, case_number, error="您不能对这个办件做这个操作。", status=403)
+    try:
+        marked = {m.material_id: form.get(f"material:{m.material_id}") for m in case.materials}
+        change = TransitionIn(
+            to=CaseStatus(target),
+            reason=(form.get("reason") or "").strip() or None,
+            received=[m for m, mark in marked.items() if mark == Need.RECEIVED],
+            missing=[m for m, mark in marked.items() if mark == Need.MISSING],
+        )
+        await case_service.transition_case(
+            request.app.ctx.db,
+            request.app.ctx.catalog,
+            case.case_number,
+            change,
+            actor=user.username,
+            today=request.app.ctx.clock().date(),
+        )
+    except ValidationError:
+        return await _case_view(request, case_number, error="填写的内容不完整或太长，请检查后重试。", status=422)
+    except ApiError as refused:
+        return await _case_view(request, case_number, error=refused.message, status=refused.status)
+    done = f"已{roles.ACTION_LABELS[CaseStatus(target)]}。"
+    return redirect(f"/console/cases/{case.case_number}?done={done}", status=303)
+
+
+async def _visible_case(request: Request, case_number: str) -> Case | None:
+    statement = roles.visible(select(Case).where(Case.case_number == case_number[:20]), request.ctx.staff.user)
+    async with request.app.ctx.db.read() as session:
+        return (await session.execute(statement)).unique().scalar_one_or_none()
+
+
+async def _case_view(request: Request, case_number: str, *, error: str = "", status: int = 200) -> HTTPResponse:
+    case = await _visible_case(request, case_number)
+    if case is None:
+        return _not_found(request)
+    async with request.app.ctx.db.read() as session:
+        history = list(
+            (
+                await session.execute(
+                    select(AuditEntry)
+                    .where(AuditEntry.entity == "case", AuditEntry.entity_id == case.case_number)
+                    .order_by(AuditEntry.at, AuditEntry.id)
+                )
+            ).scalars()
+        )
+        notices = list(
+            (await session.execute(select(Notification).where(Notification.subject == case.case_number))).scalars()
+        )
+        prints = list(
+            (await session.execute(select(PrintJob).where(PrintJob.case_number == case.case_number))).scalars()
+        )
+    today = request.app.ctx.clock().date()
+    return render(
+        request,
+        "case.html",
+        status=status,
+        case=case,
+        item_name=case_service.item_name(request.app.ctx.catalog, case.item_id),
+        overdue=_is_overdue(case, today),
+        actions=roles.actions(request.ctx.staff.user, case.status),
+        action_labels=roles.ACTION_LABELS,
+        reason_required={CaseStatus.REJECTED, CaseStatus.WITHDRAWN},
+        need=Need,
+        history=history,
+        notices=notices,
+        prints=prints,
+        channels=CHANNEL_LABELS,
+        error=error,
+        done=(request.args.get("done") or "")[:40],
+    )
+
+
+def _not_found(request: Request) -> HTTPResponse:
+    # The same answer whether the case does not exist or belongs to another department: nothing to learn by guessing.
+    return render(request, "message.html", status=404, title="没有找到办件", message="没有找到这个办件，或您无权查看。")
