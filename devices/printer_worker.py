@@ -39,6 +39,8 @@ COVER_OPEN = 0x04
 PAPER_END_STOP = 0x20
 ONLINE_FLAG = 0x08
 PAPER_END = 0x60
+SNAPSHOT_FIELDS = ("missing", "status_reason")
+"""Case fields a job may carry as they were at the change it reports; they win over the case's current ones."""
 
 
 @dataclass(frozen=True)
@@ -196,7 +198,7 @@ class PrinterWorker:
             return receipts.ticket(payload, f"{self.follow_url}/ticket/{day}/{number}", now)
         case = self.backend.get(f"/cases/{job['case_number']}")
         case.raise_for_status()
-        details = case.json()
+        details = case.json() | {name: payload[name] for name in SNAPSHOT_FIELDS if name in payload}
         if job["kind"] == "receipt":
             page = details["follow_path"].removeprefix("/follow")  # signed by the backend
             return receipts.acceptance_receipt(details, f"{self.follow_url}{page}", now)
@@ -204,6 +206,10 @@ class PrinterWorker:
             return receipts.correction_notice(details, now)
         if job["kind"] == "pickup_notice":
             return receipts.pickup_notice(details, now)
+        if job["kind"] == "rejection_notice":
+            return receipts.rejection_notice(details, now)
+        if job["kind"] == "withdrawal_notice":
+            return receipts.withdrawal_notice(details, now)
         raise ValueError(f"unknown document kind {job['kind']!r}")
 
     def _requeue(self, job_id: int, reason: str) -> str:

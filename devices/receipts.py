@@ -1,5 +1,5 @@
-"""What the centre prints, as ESC/POS bytes: the queue ticket, the acceptance receipt (受理回执), the 补正 notice and
-the pickup notice.
+"""What the centre prints, as ESC/POS bytes: the queue ticket, the acceptance receipt (受理回执), the 补正 notice,
+the pickup notice, and the notices of a rejection (不予受理告知) and a withdrawal (撤销告知) with their reason.
 
 Documents are composed with python-escpos (on its `Dummy` printer, which collects bytes) and Chinese text is sent
 as GB18030 in the printer's Chinese mode (`FS &`), which is how Chinese ESC/POS printers take it. Lines are
@@ -139,6 +139,33 @@ def pickup_notice(case: Mapping[str, Any], now: dt.datetime) -> bytes:
     document.rows([("办件编号", str(case["case_number"])), ("办理事项", str(case["item_name"]))])
     document.rule().text("您的事项已办结，请带本人身份证到出件窗口领取。", bold=True)
     document.text(f"通知时间：{now.strftime('%Y-%m-%d %H:%M')}")
+    return document.finish()
+
+
+def rejection_notice(case: Mapping[str, Any], now: dt.datetime) -> bytes:
+    """不予受理告知: the decision and the reason staff gave (``status_reason``)."""
+    return _decision(case, now, "不予受理告知", "经审查，您的申请不予受理。", f"如有疑问，请到{CENTRE}综合窗口咨询。")
+
+
+def withdrawal_notice(case: Mapping[str, Any], now: dt.datetime) -> bytes:
+    """撤销告知: the case is withdrawn, and why (``status_reason``)."""
+    return _decision(case, now, "撤销告知", "您的申请已撤销。", "如还需要办理，欢迎重新申请。")
+
+
+def _decision(case: Mapping[str, Any], now: dt.datetime, title: str, outcome: str, advice: str) -> bytes:
+    document = _header(Document(), title)
+    document.rows(
+        [
+            ("办件编号", str(case["case_number"])),
+            ("办理事项", str(case["item_name"])),
+            ("申请人", f"{case['resident_name']}（{case['resident_id_number']}）"),
+        ]
+    )
+    document.rule().text(outcome, bold=True)
+    reason = str(case.get("status_reason") or "").strip().rstrip("。.；;，,！! ")
+    if reason:
+        document.text(f"原因：{reason}。")
+    document.rule().text(f"告知时间：{now.strftime('%Y-%m-%d %H:%M')}").text(advice)
     return document.finish()
 
 

@@ -29,6 +29,8 @@ class TemplateIds:
     correction_needed: str = ""
     ready_for_pickup: str = ""
     queue_near: str = ""
+    case_status: str = ""
+    """办件状态变更: the case's other status changes (办理中, 已出件, 已送达, 不予受理 and 撤销 with the reason)."""
 
 
 @dataclass(frozen=True)
@@ -89,5 +91,6 @@ class WeChatSettings:
                 correction_needed=text("WECHAT_TEMPLATE_CORRECTION_NEEDED"),
                 ready_for_pickup=text("WECHAT_TEMPLATE_READY_FOR_PICKUP"),
                 queue_near=text("WECHAT_TEMPLATE_QUEUE_NEAR"),
+                case_status=text("WECHAT_TEMPLATE_CASE_STATUS"),
             ),
         )

@@ -1,6 +1,7 @@
 """Template messages to a resident (they need no customer-service allowance): the case is accepted, 补正 is needed,
-the result is ready, the queue number is near. Each notice also has a plain text, used where no template id is
-configured (as a customer-service message) and in logs of what was sent.
+the result is ready, the case's status changed otherwise (办件状态变更), the queue number is near. Each notice also
+has a plain text, used where no template id is configured (as a customer-service message) and in logs of what was
+sent.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ class Notice:
     """One notice: which template, its fields, and the same content as plain text."""
 
     kind: str
-    """The TemplateIds field naming its template: case_accepted, correction_needed, ready_for_pickup, queue_near."""
+    """The TemplateIds field naming its template: case_accepted, correction_needed, ready_for_pickup, case_status,
+    queue_near."""
     fields: dict[str, str]
     text: str
 
@@ -76,6 +78,32 @@ def ready_for_pickup(case_number: str, item_name: str) -> Notice:
         },
         f"您的事项已办好（{case_number}，{item_name}），请带上身份证到{CENTRE}出件窗口领取。",
     )
+
+
+STATUS_WORDING: dict[str, tuple[str, str]] = {
+    "processing": ("您的申请{about}正在办理中。", "办好后我们会再通知您。"),
+    "handed_out": ("您的办件结果{about}已在窗口领取。", f"如不是您本人或您委托的人领取，请联系{CENTRE}。"),
+    "delivered": ("您的办件结果{about}已由社工送到家中。", f"如没有收到，请联系{CENTRE}。"),
+    "rejected": ("很抱歉，您的申请{about}未能受理。", f"如有疑问，请到{CENTRE}综合窗口咨询。"),
+    "withdrawn": ("您的申请{about}已撤销。", "如还需要办理，欢迎重新申请。"),
+}
+"""办件状态变更 by status code: the opening line ({about}: where the plain text names the case) and the advice."""
+
+
+def case_status(case_number: str, item_name: str, status: str, label: str, reason: str | None = None) -> Notice:
+    """办件状态变更: ``status`` is one of STATUS_WORDING's codes and ``label`` its Chinese name. What staff wrote
+    (keyword4) is the reason of a 不予受理 or 撤销, where it is required, and a remark otherwise."""
+    if status not in STATUS_WORDING:
+        raise ValueError(f"no 办件状态变更 wording for status {status!r}")
+    opening, advice = STATUS_WORDING[status]
+    fields = {"first": opening.format(about=""), "keyword1": case_number, "keyword2": item_name, "keyword3": label}
+    text = opening.format(about=f"（{case_number}，{item_name}）")
+    cause = (reason or "").strip().rstrip("。.；;，,！! ")
+    if cause:
+        fields["keyword4"] = cause
+        text += f"{'原因' if status in {'rejected', 'withdrawn'} else '说明'}：{cause}。"
+    fields["remark"] = advice
+    return Notice("case_status", fields, text + advice)
 
 
 def queue_near(number: str, ahead: int) -> Notice:

@@ -22,7 +22,7 @@ from backend.db import Database
 from backend.errors import conflict, invalid, not_found
 from backend.identity import mask_id_number, mask_phone
 from backend.models import Case, CaseMaterial, Channel, Resident, utcnow
-from backend.services import audit, notifications
+from backend.services import audit, case_notices
 from backend.services.counters import next_value
 from backend.status import REASON_REQUIRED, CaseStatus, IllegalTransition, check_transition
 from backend.workdays import add_working_days
@@ -213,7 +213,7 @@ async def transition_case(
     today: dt.date,
 ) -> Case:
     """Apply one status change (with material updates); illegal changes are refused with 409.
-    The WeChat notice the change calls for is queued in the same transaction."""
+    The notices the change calls for (WeChat, printed at the window) are written in the same transaction."""
     async with db.write() as session:
         statement = select(Case).where(Case.case_number == case_number).with_for_update(of=Case)
         case = (await session.execute(statement)).unique().scalar_one_or_none()
@@ -261,7 +261,7 @@ async def transition_case(
                 "missing": list(change.missing),
             },
         )
-        await notifications.case_changed(
+        await case_notices.case_changed(
             session, case, item_name=item_name(catalog, case.item_id), missing=missing_names(case), today=today
         )
     return await get_case(db, case_number)

@@ -1,8 +1,9 @@
 """WeChat notices to residents: written in the transaction of the change they report, sent later by the notifier.
 
-A service that accepts a case, asks for 补正, finishes a case or calls a queue number calls one of these functions
-inside its own write transaction, so a notice exists exactly when its change committed: never lost, never sent for
-a change that rolled back. Each notice has a dedupe key naming its event, so a retried change cannot write a second.
+A case's status change (`backend.services.case_notices` decides which notice it calls for) or a queue call writes
+its notice with `enqueue` inside its own write transaction, so a notice exists exactly when its change committed:
+never lost, never sent for a change that rolled back. Each notice has a dedupe key naming its event, so a retried
+change cannot write a second.
 `backend.notifier` claims due notices with a lease (like the print spool), sends them, and records the outcome.
 """
 
@@ -10,16 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db import Database
 from backend.identity import mask_openid
-from backend.models import Case, Notification, NotificationKind, NotificationStatus, QueueTicket, utcnow
-from backend.status import CaseStatus
+from backend.models import Notification, NotificationKind, NotificationStatus, QueueTicket, utcnow
 from wechat import templates
 from wechat.templates import Notice
 
@@ -74,34 +73,6 @@ async def enqueue(session: AsyncSession, notice: Notice, openid: str, subject: s
     if added:
         logger.info("queued a %s notice about %s for %s", notice.kind, subject, mask_openid(openid))
     return added
-
-
-async def case_changed(
-    session: AsyncSession, case: Case, *, item_name: str, missing: Sequence[str], today: dt.date
-) -> None:
-    """Queue the notice the case's new status calls for (已受理, 待补正, 办结), if it came with a WeChat OpenID."""
-    if not case.wechat_openid:
-        return
-    number = case.case_number
-    if case.status is CaseStatus.ACCEPTED:
-        # Once per case: a case accepted again after 补正 keeps the deadline it was first given.
-        deadline = chinese_date(case.deadline) if case.deadline and not case.immediate else None
-        notice = templates.case_accepted(number, item_name, chinese_date(today), deadline)
-        key = f"case:{number}:accepted"
-    elif case.status is CaseStatus.NEEDS_CORRECTION:
-        # Every round of 补正 is its own event (the list may differ); the round number makes its key.
-        earlier = select(func.count(Notification.id)).where(
-            Notification.subject == number, Notification.kind == NotificationKind.CORRECTION_NEEDED
-        )
-        rounds = int((await session.execute(earlier)).scalar_one())
-        notice = templates.correction_needed(number, item_name, missing)
-        key = f"case:{number}:correction:{rounds + 1}"
-    elif case.status is CaseStatus.COMPLETED:
-        notice = templates.ready_for_pickup(number, item_name)
-        key = f"case:{number}:ready"
-    else:
-        return
-    await enqueue(session, notice, case.wechat_openid, number, key)
 
 
 async def ticket_near(session: AsyncSession, ticket: QueueTicket, ahead: int) -> None:

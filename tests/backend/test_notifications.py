@@ -60,7 +60,7 @@ async def move(api: Api, number: str, to: str, **extra: list[str]) -> dict:
 # ---- written with the change -----------------------------------------------------------------------------------
 
 
-async def test_accepted_correction_and_ready_each_write_one_notice(api: Api) -> None:
+async def test_accepted_correction_processing_and_ready_each_write_one_notice(api: Api) -> None:
     api.set_today(dt.date(2026, 11, 26))
     received = ["id_card", "photo_2inch", "application_form"]
     body = case_body(
@@ -78,8 +78,9 @@ async def test_accepted_correction_and_ready_each_write_one_notice(api: Api) -> 
     await move(api, number, "completed")
 
     newest_first = await listed(api, subject=number)
-    assert [n["kind"] for n in newest_first] == ["ready_for_pickup", "correction_needed", "case_accepted"]
-    ready, needs, accepted = newest_first
+    kinds = [n["kind"] for n in newest_first]
+    assert kinds == ["ready_for_pickup", "case_status", "correction_needed", "case_accepted"]
+    ready, processing, needs, accepted = newest_first
     assert {n["wechat_openid"] for n in newest_first} == {MASKED}
     assert {n["status"] for n in newest_first} == {"pending"} and {n["attempts"] for n in newest_first} == {0}
     item = "中华人民共和国残疾人证申领"
@@ -88,12 +89,14 @@ async def test_accepted_correction_and_ready_each_write_one_notice(api: Api) -> 
     first, second = correction["missing"]
     assert f"请一次带齐：\n1. {first}\n2. {second}\n" in needs["text"] and number in needs["text"]
     assert ready["text"] == f"您的事项已办好（{number}，{item}），请带上身份证到骆家庄便民服务中心出件窗口领取。"
+    assert processing["text"] == f"您的申请（{number}，{item}）正在办理中。办好后我们会再通知您。"
 
     stored = await rows(api.app.ctx.db)
     assert stored[0].wechat_openid == OPENID and stored[0].payload["fields"]["keyword3"] == "2026年11月26日"
     assert [n.dedupe_key for n in stored] == [
         f"case:{number}:accepted",
         f"case:{number}:correction:1",
+        f"case:{number}:processing",
         f"case:{number}:ready",
     ]
 

@@ -1,5 +1,6 @@
 """Printing for real: the backend's spool (a backend process), the printer worker on a serial port, and the printer
-simulator on a pseudo-terminal speaking ESC/POS; the GB18030 bytes of a real receipt."""
+simulator on a pseudo-terminal speaking ESC/POS; the notices a case's status changes spool on the receipt printer;
+the GB18030 bytes of a real receipt and of the rejection and withdrawal notices."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from backend.testing import backend_process, free_port
 from devices import receipts
+from devices.escpos_decode import EscPosDecoder, Text
 from devices.printer_sim import PrinterSimulator
 from devices.printer_worker import PrinterWorker, SerialPrinter
 from tests.conftest import case_body
@@ -121,20 +123,34 @@ def test_an_unplugged_printer_waits_and_prints_when_plugged_back(backend: str, p
         assert worker.step() == "printed" and worker.problem is None
 
 
-def test_the_acceptance_receipt_lists_everything_and_reaches_the_receipt_printer(backend: str, tmp_path: Path) -> None:
-    filed = httpx.post(f"{backend}/api/v1/cases", json=case_body()).json()
-    missing = [m["id"] for m in filed["materials"] if m["status"] != "looked_up"][:2]
-    accepted = httpx.post(
-        f"{backend}/api/v1/cases/{filed['case_number']}/transitions", json={"to": "accepted", "missing": missing}
-    ).json()
-    job = httpx.post(
-        f"{backend}/api/v1/print-jobs", json={"kind": "receipt", "case_number": filed["case_number"]}
-    ).json()
-    simulator = PrinterSimulator(tmp_path / "receipts", name="receipt", link=tmp_path / "receipt.tty")
+def _move(backend: str, number: str, to: str, **extra: object) -> dict:
+    response = httpx.post(f"{backend}/api/v1/cases/{number}/transitions", json={"to": to, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _spooled(backend: str, number: str) -> list[dict]:
+    """The jobs about case ``number`` on the receipt printer, oldest first."""
+    listed = httpx.get(f"{backend}/api/v1/print-jobs", params={"printer": "receipt", "limit": 200}).json()
+    return [job for job in listed if job["case_number"] == number]
+
+
+def _print_all(backend: str, folder: Path, *job_ids: int) -> list:
+    """Print everything queued for the receipt printer; the documents of ``job_ids``."""
+    simulator = PrinterSimulator(folder, name="receipt", link=folder.with_suffix(".tty"))
     with simulator, _worker(backend, simulator, name="receipt") as worker:
         while worker.step() == "printed":
             pass
-        document = simulator.wait_printed(job["id"], timeout=5)
+        return [simulator.wait_printed(job_id, timeout=5) for job_id in job_ids]
+
+
+def test_the_acceptance_receipt_lists_everything_and_reaches_the_receipt_printer(backend: str, tmp_path: Path) -> None:
+    filed = httpx.post(f"{backend}/api/v1/cases", json=case_body()).json()
+    missing = [m["id"] for m in filed["materials"] if m["status"] != "looked_up"][:2]
+    accepted = _move(backend, filed["case_number"], "accepted", missing=missing)
+    (job,) = _spooled(backend, filed["case_number"])  # spooled by the acceptance itself
+    assert job["kind"] == "receipt"
+    (document,) = _print_all(backend, tmp_path / "receipts", job["id"])
     assert "受理回执" in document.text and filed["case_number"] in document.text
     assert "请补齐以下材料（一次告知）：" in document.text
     assert all(name in document.text for name in accepted["missing"])
@@ -158,3 +174,66 @@ def test_a_receipt_is_gb18030_in_the_printers_chinese_mode() -> None:
     assert "1. 租房合同\n".encode("gb18030") in data and "2. 居住登记凭证\n".encode("gb18030") in data
     assert "承诺件：2026年12月10日前办结。".encode("gb18030") in data
     assert b"\x1d(k" in data and data.endswith(b"\x1dV\x00")  # a native QR code; the cut last
+
+
+def test_a_rejection_and_a_withdrawal_come_out_of_the_receipt_printer_with_the_reason(
+    backend: str, tmp_path: Path
+) -> None:
+    rejected = httpx.post(f"{backend}/api/v1/cases", json=case_body()).json()["case_number"]
+    _move(backend, rejected, "rejected", reason="户籍不在本街道，请到户籍地办理。")
+    withdrawn = httpx.post(f"{backend}/api/v1/cases", json=case_body()).json()["case_number"]
+    _move(backend, withdrawn, "accepted")
+    _move(backend, withdrawn, "withdrawn", reason="申请人本人要求撤回")
+    (rejection,) = _spooled(backend, rejected)
+    receipt, withdrawal = _spooled(backend, withdrawn)
+    kinds = [job["kind"] for job in (rejection, receipt, withdrawal)]
+    assert kinds == ["rejection_notice", "receipt", "withdrawal_notice"]
+
+    no, off = _print_all(backend, tmp_path / "decisions", rejection["id"], withdrawal["id"])
+    assert "不予受理告知" in no.text and rejected in no.text and "老年人优待证" in no.text
+    assert "经审查，您的申请不予受理。" in no.text and "原因：户籍不在本街道，请到户籍地办理。" in no.text
+    assert case_body()["resident"]["id_number"] not in no.text  # masked, as on every receipt
+    assert "撤销告知" in off.text and withdrawn in off.text and "原因：申请人本人要求撤回。" in off.text
+    for job in (rejection, withdrawal):
+        assert httpx.get(f"{backend}/api/v1/print-jobs/{job['id']}").json()["status"] == "printed"
+
+
+def test_a_correction_notice_lists_what_was_missing_at_the_change_even_if_printed_later(
+    backend: str, tmp_path: Path
+) -> None:
+    filed = httpx.post(f"{backend}/api/v1/cases", json=case_body()).json()
+    number = filed["case_number"]
+    _move(backend, number, "accepted")
+    told = _move(backend, number, "needs_correction", missing=["id_card"])["missing"]
+    _move(backend, number, "processing", received=["id_card"])  # brought in before the printer got to it
+    receipt, correction = _spooled(backend, number)
+    assert correction["kind"] == "correction_notice" and correction["payload"] == {"missing": told}
+
+    _, document = _print_all(backend, tmp_path / "corrections", receipt["id"], correction["id"])
+    assert "补正材料告知" in document.text and f"1. {told[0]}" in document.text
+
+
+def _decoded(data: bytes) -> str:
+    decoder = EscPosDecoder()
+    return "".join(event.text for event in decoder.feed(data) + decoder.flush() if isinstance(event, Text))
+
+
+def test_the_rejection_and_withdrawal_notices_are_gb18030_with_the_reason() -> None:
+    case = {
+        "case_number": "JJ-20261126-0008",
+        "item_name": "浙江省居住证申领",
+        "resident_name": "王秀英",
+        "resident_id_number": "330106********121X",
+        "status_reason": "居住未满半年。",
+    }
+    rejection = receipts.rejection_notice(case, NOW)
+    assert rejection.startswith(b"\x1b@\x1c&") and rejection.endswith(b"\x1dV\x00")
+    assert "原因：居住未满半年。\n".encode("gb18030") in rejection and "居住未满半年".encode() not in rejection
+    text = _decoded(rejection)
+    assert "不予受理告知" in text and "办理事项：浙江省居住证申领" in text and "330106********121X" in text
+    assert "告知时间：2026-11-26 09:30" in text and "。。" not in text
+
+    withdrawal = receipts.withdrawal_notice(case | {"status_reason": "申请人本人要求撤回"}, NOW)
+    text = _decoded(withdrawal)
+    assert "撤销告知" in text and "您的申请已撤销。" in text and "原因：申请人本人要求撤回。" in text
+    assert "办件编号：JJ-20261126-0008" in text and "如还需要办理，欢迎重新申请。" in text
