@@ -21,9 +21,11 @@ from backend.api.identity import identity
 from backend.api.items import items
 from backend.api.notifications import notifications
 from backend.api.openapi import build_document
+from backend.api.opening_hours import opening_hours
 from backend.api.print_jobs import print_jobs
 from backend.api.queue import queue
 from backend.api.speech import speech
+from backend.catalog import store as catalog_store
 from backend.catalog.loader import load_catalog
 from backend.catalog.schema import Catalog
 from backend.config import VAR_DIR, Settings
@@ -79,7 +81,7 @@ def create_app(
     app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
     app.ctx.follow_secret = follow_secret(settings.follow_secret, VAR_DIR)
     pages = (board_page, follow_pages, kiosk, console)
-    for blueprint in (items, cases, queue, print_jobs, identity, notifications, speech, *pages):
+    for blueprint in (items, cases, queue, print_jobs, identity, notifications, speech, opening_hours, *pages):
         app.blueprint(blueprint)
 
     @app.on_request
@@ -120,4 +122,5 @@ def create_app(
     async def close_database(app: Sanic) -> None:
         await app.ctx.db.dispose()
 
+    catalog_store.install(app)  # after open_database: the admins' catalog edits are read from the database
     return app

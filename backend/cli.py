@@ -7,19 +7,17 @@ import asyncio
 import json
 import sys
 
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from backend import migrate
 from backend.catalog.schema import Department
 from backend.config import Settings
+from backend.console.sessions import MIN_PASSWORD_LENGTH, hash_password
 from backend.db import Database
 from backend.models import StaffRole, StaffUser
 from backend.services import audit
 from wechat import menu
 from wechat.settings import WeChatSettings
-
-MIN_PASSWORD_LENGTH = 8
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -36,7 +34,7 @@ async def _add_staff(username: str, role: StaffRole, department: str | None, pas
         async with db.write() as session:
             existing = await session.execute(select(StaffUser).where(StaffUser.username == username))
             user = existing.scalar_one_or_none()
-            password_hash = PasswordHasher().hash(password)
+            password_hash = hash_password(password)
             if user is None:
                 session.add(StaffUser(username=username, role=role, department=department, password_hash=password_hash))
                 action = "staff.create"

@@ -92,6 +92,19 @@ class Settings:
     vosk_model_path: Path | None = None
     """VOSK_MODEL_PATH: the vosk model folder that recognises WeChat voice notes (free recognition, loaded once per
     worker at start-up); None: ``POST /api/v1/speech/recognize`` answers 503."""
+    sms_sender: str = "outbox"
+    """SMS_SENDER: how texts to residents (the 代办 consent code) go out; ``outbox``: appended to ``sms_outbox_path``
+    and logged with the phone masked (development: no SMS gateway). A gateway's sender is added to `backend.sms`."""
+    sms_outbox_path: Path = VAR_DIR / "sms" / "outbox.jsonl"
+    """SMS_OUTBOX_PATH: the development sender's JSON-lines file."""
+    sms_code_ttl_s: int = 600
+    """SMS_CODE_TTL_S: seconds a consent code stays valid."""
+    uploads_dir: Path = VAR_DIR / "uploads"
+    """UPLOADS_DIR: photos of materials and signatures, one folder per case number."""
+    upload_max_mb: int = 8
+    """UPLOAD_MAX_MB: largest photo accepted, in MB (1 MB = 1 048 576 bytes)."""
+    upload_max_pixels: int = 50_000_000
+    """UPLOAD_MAX_PIXELS: largest photo accepted, in pixels (width × height; refuses decompression bombs)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -115,4 +128,10 @@ class Settings:
             notifier_enabled=_bool("NOTIFIER_ENABLED", defaults.notifier_enabled),
             notifier_interval_s=_float("NOTIFIER_INTERVAL_S", defaults.notifier_interval_s),
             vosk_model_path=Path(raw) if (raw := os.environ.get("VOSK_MODEL_PATH", "").strip()) else None,
+            sms_sender=os.environ.get("SMS_SENDER", "").strip() or defaults.sms_sender,
+            sms_outbox_path=Path(os.environ.get("SMS_OUTBOX_PATH") or defaults.sms_outbox_path),
+            sms_code_ttl_s=_int("SMS_CODE_TTL_S", defaults.sms_code_ttl_s),
+            uploads_dir=Path(os.environ.get("UPLOADS_DIR") or defaults.uploads_dir),
+            upload_max_mb=_int("UPLOAD_MAX_MB", defaults.upload_max_mb),
+            upload_max_pixels=_int("UPLOAD_MAX_PIXELS", defaults.upload_max_pixels),
         )

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from backend.catalog.checklist import Need
@@ -346,3 +346,130 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(24))
     entity_id: Mapped[str] = mapped_column(String(32), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class VisitStatus(enum.StrEnum):
+    """Life of a social worker's planned home visit (走访)."""
+
+    PLANNED = "planned"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Visit(Base):
+    """A home visit a social worker plans to a resident who cannot come to the centre (代办, 零次跑)."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_username: Mapped[str] = mapped_column(String(50), index=True)
+    """The social worker who visits (and files for the resident as their proxy)."""
+    resident_name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(String(11))
+    community: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(200))
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[VisitStatus] = mapped_column(_enum(VisitStatus, "visit_status"))
+    created_by: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class VisitFiling(Base):
+    """A filing for a resident started on a visit: the request waiting for the resident's consent (a code sent by
+    SMS), and once filed, the case it became. Only the code's salted hash is kept, and only until it is used."""
+
+    __tablename__ = "visit_filings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    staff_username: Mapped[str] = mapped_column(String(50))
+    """Who started the filing (the proxy is the visit's social worker)."""
+    item_id: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The `CaseCreate` body to file once the resident has consented; emptied once the case is filed."""
+    staging_key: Mapped[str | None] = mapped_column(String(32))
+    """The photos taken for it wait under this key until the case exists."""
+    consent: Mapped[str] = mapped_column(String(24))
+    phone: Mapped[str | None] = mapped_column(String(11))
+    """Where the code went (the resident's phone)."""
+    code_hash: Mapped[str | None] = mapped_column(String(128))
+    code_expires_at: Mapped[dt.datetime | None]
+    code_sent_at: Mapped[dt.datetime | None]
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Wrong codes typed for the current code."""
+    code_sends: Mapped[int] = mapped_column(Integer, default=0)
+    verified_at: Mapped[dt.datetime | None]
+    """When the resident's consent was confirmed (the code matched, or a signature photo was taken)."""
+    case_number: Mapped[str | None] = mapped_column(ForeignKey("cases.case_number"), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CaseAttachment(Base):
+    """A photo of a case's material, or of the resident's signature (``material_id`` = ``signature``): re-encoded
+    without metadata and stored as ``<uploads>/<case number>/<stored_name>``."""
+
+    __tablename__ = "case_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    material_id: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(24))
+    size: Mapped[int] = mapped_column(Integer)
+    """Bytes of the stored (re-encoded) file."""
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_name: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CatalogEdit(Base):
+    """One change of an item's material list (申请材料目录) made by an admin; rows are only ever added (the history).
+    The effective catalog is ``items.yml`` with each item's latest change applied (`backend.catalog.store`)."""
+
+    __tablename__ = "catalog_edits"
+    __table_args__ = (UniqueConstraint("item_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    """1 for the item's first change, then 2, 3 …: two admins saving on top of the same version cannot both win."""
+    actor: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str] = mapped_column(Text)
+    """Why the admin made the change (required)."""
+    before: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """The whole material list before the change, each material as the catalog schema dumps it."""
+    after: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+    """For a restore, the id of the change whose list was brought back (0: the list in ``items.yml``)."""
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OpeningDay(Base):
+    """The centre's hours on one weekday: a morning and an afternoon session (either may be absent). No rows at all
+    means the defaults of `backend.services.opening_hours`."""
+
+    __tablename__ = "opening_hours"
+
+    weekday: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """ISO weekday: 1 = Monday … 7 = Sunday."""
+    is_open: Mapped[bool] = mapped_column(Boolean)
+    morning_start: Mapped[dt.time | None] = mapped_column(Time)
+    morning_end: Mapped[dt.time | None] = mapped_column(Time)
+    afternoon_start: Mapped[dt.time | None] = mapped_column(Time)
+    afternoon_end: Mapped[dt.time | None] = mapped_column(Time)
+    updated_by: Mapped[str] = mapped_column(String(50))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ClosureDay(Base):
+    """A day the centre is closed whatever the weekly hours say (a holiday), with a note saying why."""
+
+    __tablename__ = "closure_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    note: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from bench import backend_bench, devices_bench, dialogue_bench, voice_bench, wechat_bench
+from bench import backend_bench, console_bench, devices_bench, dialogue_bench, voice_bench, wechat_bench
 
 
 def main() -> None:
     """Parse the options and print each part's report."""
     parser = argparse.ArgumentParser(description="jiujin benchmarks")
     parser.add_argument("--scale", type=int, default=10, help="multiplies the number of requests (default 10)")
-    parser.add_argument("--only", choices=["backend", "dialogue", "wechat", "devices", "voice"], help="run one part")
+    parts_named = ["backend", "dialogue", "wechat", "devices", "voice", "console"]
+    parser.add_argument("--only", choices=parts_named, help="run one part")
     parser.add_argument("--no-training", action="store_true", help="skip timing a full model training")
     args = parser.parse_args()
     parts = {
@@ -20,6 +21,7 @@ def main() -> None:
         "wechat": wechat_bench.run,
         "devices": devices_bench.run,
         "voice": voice_bench.run,
+        "console": console_bench.run,
     }
     for name, part in parts.items():
         if args.only in (None, name):

@@ -5,6 +5,7 @@ separate processes. (The webhook's unit tests use the embedded SQLite state.)"""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import sqlite3
@@ -253,3 +254,75 @@ def test_a_newcomer_chats_as_wechat_in_the_simulators_page(wechat: WeChatStack, 
         expect(page.locator("#chat")).to_contain_text("浙江省居住证申领")
         page.screenshot(path=str(tmp_path / "simulator.png"))
         browser.close()
+
+
+def _staff(wechat: WeChatStack, username: str, role: str, department: str | None = None) -> None:
+    command = ["bin/jiujin", "staff", "add", username, "--role", role, "--password-stdin"]
+    command += ["--department", department] if department else []
+    env = os.environ | {"DATABASE_URL": f"sqlite:///{wechat.database}"}
+    done = subprocess.run(command, input="console-e2e-1\n", env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def _notices_about(wechat: WeChatStack, openid: str, number: str) -> list[dict[str, Any]]:
+    sent = [c for c in wechat.outbound(openid) if c["api"] in ("template_send", "custom_send") and c["errcode"] == 0]
+    return [c for c in sent if number in json.dumps(c["body"], ensure_ascii=False)]
+
+
+def test_staff_work_a_wechat_case_in_the_console_and_the_resident_hears_of_each_step(
+    wechat: WeChatStack, tmp_path: Path
+) -> None:
+    """The console's "done means": in a real browser the front desk accepts a case filed through the bot, the
+    department completes it, the window hands it out; the resident gets a notice for each; the statistics count it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.backend.test_board_in_chromium import CHROMIUM, CHROMIUM_ARGS
+
+    openid = f"o{uuid.uuid4().hex[:27]}"
+    for text in ("我想办居住证", "4", "李建国", YOUNG_ID, "13912345678"):
+        wechat.say(openid, text)
+    number = _shown(wechat.say(openid, "翠苑一区社区")).split("办件编号是 ")[1][:16]
+    _staff(wechat, "qiantai", "front_desk")
+    _staff(wechat, "gongan", "department", "公安")
+    console = f"{wechat.stack.backend}/console"
+
+    def sign_in(page: Any, username: str) -> None:
+        page.goto(f"{console}/cases")
+        page.fill("#username", username)
+        page.fill("#password", "console-e2e-1")
+        page.click("button[type=submit]")
+        expect(page.locator("header .who")).to_contain_text(username)
+
+    def act(page: Any, label: str, done: str, expected_notices: int) -> None:
+        page.goto(f"{console}/cases/{number}")
+        for radio in page.locator("input[type=radio][value=received]").all():
+            radio.check()
+        page.click(f"button[name=to] >> text={label}")
+        expect(page.locator(".done")).to_have_text(done)
+        deadline = time.monotonic() + 30
+        while len(_notices_about(wechat, openid, number)) < expected_notices and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(_notices_about(wechat, openid, number)) >= expected_notices, wechat.outbound(openid)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        front = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        sign_in(front, "qiantai")
+        expect(front.locator("table")).to_contain_text(number)  # the front desk's inbox: to accept
+        act(front, "受理", "已受理。", 1)
+        front.screenshot(path=str(tmp_path / "accepted.png"))
+        department = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        sign_in(department, "gongan")
+        expect(department.locator("table")).to_contain_text(number)  # the department's inbox: to process
+        act(department, "开始办理", "已开始办理。", 2)
+        act(department, "办结", "已办结。", 3)
+        act(front, "出件", "已出件。", 4)
+        front.screenshot(path=str(tmp_path / "handed-out.png"))
+        history = front.locator("main").inner_text()
+        assert "gongan" in history and "办结 → 已出件" in history
+        front.goto(f"{console}/statistics")
+        expect(front.locator("#filed-total")).not_to_have_text("0 件")
+        expect(front.locator("main")).to_contain_text("公安")
+        front.screenshot(path=str(tmp_path / "statistics.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "statistics.png").stat().st_size > 10_000

@@ -57,11 +57,19 @@ class ProxyIn(_In):
     """Who files on the resident's behalf (代办) and how the resident consented."""
 
     name: Name
-    id_number: IdNumber
+    id_number: IdNumber | None = None
+    """The proxy's ID number; required unless ``staff_username`` is set (the centre knows its own social workers,
+    and staff accounts hold no ID numbers)."""
     phone: Phone | None = None
     staff_username: Annotated[str, Field(max_length=50)] | None = None
     """Set when the proxy is one of the centre's social workers."""
     consent: Literal["in_person", "sms_code", "signature"]
+
+    @model_validator(mode="after")
+    def _identified(self) -> ProxyIn:
+        if self.id_number is None and self.staff_username is None:
+            raise PydanticCustomError("proxy_id_required", "代办人需要填写身份证号码。")
+        return self
 
 
 class CaseCreate(_In):
@@ -134,7 +142,7 @@ PrinterName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 class PrintJobCreate(_In):
     """Spool a document for a printer."""
 
-    kind: Literal["ticket", "receipt", "pickup_notice", "correction_notice"]
+    kind: Literal["ticket", "receipt", "pickup_notice", "correction_notice", "rejection_notice", "withdrawal_notice"]
     printer: PrinterName = "receipt"
     payload: Annotated[dict[str, Any], Field(max_length=50)] = {}
     case_number: Annotated[str, Field(max_length=20)] | None = None
@@ -453,6 +461,58 @@ class SpeechOut(BaseModel):
     """Mean confidence of the words, 0–1 (0.0 when none)."""
     seconds: float
     """Length of the sound recognised, in seconds."""
+
+
+class OpeningPeriodOut(BaseModel):
+    """One session of a day, in the centre's local time; ``end`` is excluded."""
+
+    label: Annotated[str, Field(examples=["上午", "下午"])]
+    start: Annotated[str, Field(examples=["08:30"])]
+    end: Annotated[str, Field(examples=["12:00"])]
+
+
+class OpeningDayOut(BaseModel):
+    """The hours of one weekday."""
+
+    weekday: Annotated[int, Field(ge=1, le=7)]
+    """ISO weekday: 1 = Monday … 7 = Sunday."""
+    name: str
+    open: bool
+    sessions: list[OpeningPeriodOut]
+    text: str
+    """As said to residents: ``08:30–12:00、13:30–17:00`` or ``休息``."""
+
+
+class ClosureOut(BaseModel):
+    """A day the centre is closed (a holiday), and why."""
+
+    date: dt.date
+    note: str
+
+
+class TodayHoursOut(BaseModel):
+    """Today's hours (closure days considered), and whether the centre is open right now."""
+
+    date: dt.date
+    open: bool
+    """True when the centre opens at all today."""
+    open_now: bool
+    sessions: list[OpeningPeriodOut]
+    text: str
+    closure_note: str | None
+
+
+class OpeningHoursOut(BaseModel):
+    """The centre's opening hours: the week (Monday first), the closure days from today on, and today."""
+
+    timezone: str
+    defaults: bool
+    """True while no admin has saved the weekly hours (the centre's usual hours apply)."""
+    summary: str
+    """The week in one sentence, as said to residents: ``周一至周五 08:30–12:00、13:30–17:00；周六、周日 休息``."""
+    week: list[OpeningDayOut]
+    closures: list[ClosureOut]
+    today: TodayHoursOut
 
 
 # ---- query parameters -----------------------------------------------------------------------------------

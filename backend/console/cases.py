@@ -21,6 +21,7 @@ from backend.catalog.checklist import Need
 from backend.console import roles
 from backend.console.guard import staff_page
 from backend.console.render import render
+from backend.console.visit_photos import case_photos, may_add_photos
 from backend.errors import ApiError
 from backend.models import AuditEntry, Case, Channel, Notification, PrintJob
 from backend.services import cases as case_service
@@ -30,6 +31,27 @@ case_pages = Blueprint("console_cases", url_prefix="/console/cases")
 PAGE_SIZE = 50
 OPEN = (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED, CaseStatus.NEEDS_CORRECTION, CaseStatus.PROCESSING)
 """Statuses in which the promised deadline still runs."""
+NOTICE_LABELS = {
+    "case_accepted": "已受理通知",
+    "correction_needed": "补正告知",
+    "ready_for_pickup": "办结领取通知",
+    "case_status": "状态变更通知",
+    "receipt": "受理回执",
+    "correction_notice": "补正告知",
+    "pickup_notice": "领取通知",
+    "rejection_notice": "不予受理告知",
+    "withdrawal_notice": "撤销告知",
+    "pending": "待发送",
+    "sent": "已发送",
+    "failed": "发送失败",
+    "queued": "待打印",
+    "printing": "打印中",
+    "printed": "已打印",
+    "cancelled": "已取消",
+}
+"""The case page's names of WeChat notices and printed documents, and of their states."""
+HISTORY_LABELS = {"case.create": "登记", "case.photos": "上传材料照片"}
+"""What the case's history calls the audit entries other than status changes."""
 CHANNEL_LABELS = {Channel.COUNTER: "窗口", Channel.WECHAT: "微信", Channel.PROXY: "社工代办"}
 
 
@@ -178,11 +200,15 @@ async def _case_view(request: Request, case_number: str, *, error: str = "", sta
         overdue=_is_overdue(case, today),
         actions=roles.actions(request.ctx.staff.user, case.status),
         action_labels=roles.ACTION_LABELS,
+        history_labels=HISTORY_LABELS,
+        notice_labels=NOTICE_LABELS,
         reason_required={CaseStatus.REJECTED, CaseStatus.WITHDRAWN},
         need=Need,
         history=history,
         notices=notices,
         prints=prints,
+        photos=await case_photos(request, case),
+        may_add_photos=may_add_photos(request.ctx.staff.user),
         channels=CHANNEL_LABELS,
         error=error,
         done=(request.args.get("done") or "")[:40],

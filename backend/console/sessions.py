@@ -27,11 +27,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 
 from backend.db import Database
-from backend.models import StaffSession, StaffUser, utcnow
+from backend.models import StaffSession, StaffUser, as_utc, utcnow
 from backend.services import audit
 
 log = logging.getLogger(__name__)
 
+MIN_PASSWORD_LENGTH = 8
+"""For every way an account gets a password: `bin/jiujin staff add` and the admin pages."""
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
 IDLE = dt.timedelta(minutes=30)
@@ -61,13 +63,13 @@ WRONG = "用户名或密码不正确。"
 LOCKED = "密码错误次数过多，账号已锁定，请 {minutes} 分钟后再试，或请管理员解锁。"
 
 
+def hash_password(password: str) -> str:
+    """An argon2 hash of ``password`` with today's parameters (for new accounts and resets)."""
+    return _hasher.hash(password)
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC."""
-    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 async def sign_in(db: Database, username: str, password: str, *, replacing: str | None) -> tuple[str, SignedIn]:
@@ -105,12 +107,12 @@ async def sign_in(db: Database, username: str, password: str, *, replacing: str 
 def _refusal(user: StaffUser | None, password: str, now: dt.datetime) -> tuple[str, str] | None:
     """(reason, message) when this login must be refused, counting a wrong password; None to let it in."""
     if user is None or not user.active:
-        _verify(_NOBODY, password)
+        password_matches(_NOBODY, password)
         return "unknown", WRONG
-    locked_until = _aware(user.locked_until)
+    locked_until = as_utc(user.locked_until)
     if locked_until is not None and locked_until > now:
         return "locked", LOCKED.format(minutes=_minutes_left(locked_until, now))
-    if _verify(user.password_hash, password):
+    if password_matches(user.password_hash, password):
         return None
     user.failed_logins += 1
     if user.failed_logins < MAX_FAILURES:
@@ -135,7 +137,7 @@ async def current(db: Database, token: str | None) -> SignedIn | None:
         if found is None:
             return None
         record, user = found
-        expired = now - _aware(record.last_seen_at) > IDLE or now - _aware(record.created_at) > LIFETIME
+        expired = now - as_utc(record.last_seen_at) > IDLE or now - as_utc(record.created_at) > LIFETIME
         if expired or not user.active:
             await session.delete(record)
             return None
@@ -161,7 +163,8 @@ def tokens_match(expected: str, sent: str | None) -> bool:
     return bool(expected) and bool(sent) and secrets.compare_digest(expected.encode(), sent.encode())
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def password_matches(password_hash: str, password: str) -> bool:
+    """True when ``password`` is the one ``password_hash`` was made from."""
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -262,3 +262,24 @@ async def test_a_case_goes_from_acceptance_through_correction_to_hand_out(centre
     ]
     history = (await front.get(f"/console/cases/{number}")).text
     assert "待补正 → 已受理" in history and "minzheng" in history
+
+
+# --- the centre's numbers -------------------------------------------------------------------------------------------
+async def test_the_statistics_page_and_its_csv_count_the_cases(centre: Centre) -> None:
+    for item_id, id_number in (("elderly_preferential_card", ELDER_ID), ("medical_record_book", OTHER_ID)):
+        await centre.file(item_id, id_number)
+    front = centre.browser()
+    await front.sign_in("qiantai")
+    page = await front.get("/console/statistics")
+    assert page.status_code == 200
+    assert re.search(r'id="filed-total">2 件', page.text) and "<svg" in page.text and "老年人优待证" in page.text
+    export = await front.get("/console/statistics.csv")
+    assert export.headers["content-type"].startswith("text/csv")
+    assert "attachment" in export.headers["content-disposition"]
+    text = export.content.decode("utf-8")
+    assert text.startswith("\ufeff") and "【受理量·按部门】" in text and "民政,1" in text and "医保,1" in text
+    bad = await front.get("/console/statistics?from=2026-13-01&to=x")
+    assert bad.status_code == 200 and "日期格式" in bad.text
+    worker = centre.browser()
+    await worker.sign_in("shegong")
+    assert (await worker.get("/console/statistics")).status_code == 403
