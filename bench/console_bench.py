@@ -80,7 +80,7 @@ def _rows(seed: int = 7) -> tuple[list[dict], list[dict], list[dict]]:
                 "seq": n + 1,
                 "number": f"B{n:06d}"[:8],
                 "channel": Channel.COUNTER,
-                "status": rng.choice([TicketStatus.DONE, TicketStatus.SKIPPED]),
+                "status": rng.choice([TicketStatus.SERVED, TicketStatus.SKIPPED]),
                 "created_at": taken,
                 "called_at": called,
             }
