@@ -120,10 +120,10 @@ def build_document(app: Sanic, *, title: str, version: str) -> dict[str, Any]:
             if schema is not None:
                 response["content"] = {"application/json": {"schema": schema}}
             entry["responses"][str(status)] = response
-        entry["responses"].setdefault(
-            "422",
-            {"description": "错误", "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}},
-        )
+        error = {"description": "错误", "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}}
+        if op.body is not None or op.raw_body or op.headers:
+            entry["responses"].setdefault("400", error)  # broken JSON, a malformed X-Actor or Idempotency-Key
+        entry["responses"].setdefault("422", error)
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = entry
     return {

@@ -40,6 +40,8 @@ def staff_page(*roles: StaffRole) -> Callable[[Handler], Handler]:
                     return redirect(f"/console/login?next={quote(request.path)}")
                 return render(request, "message.html", status=403, title="请重新登录", message=EXPIRED)
             request.ctx.staff = signed_in
+            if any(isinstance(v, int) and not 0 <= v <= MAX_ROW_ID for v in kwargs.values()):
+                return render(request, "message.html", status=404, title="没有找到", message=NOT_FOUND)
             if roles and signed_in.user.role not in roles:
                 return render(request, "message.html", status=403, title="无权访问", message=FORBIDDEN)
             if request.method == "POST" and not _form_is_ours(request, signed_in.csrf_token):
@@ -51,7 +53,11 @@ def staff_page(*roles: StaffRole) -> Callable[[Handler], Handler]:
     return decorate
 
 
+MAX_ROW_ID = 2**31 - 1
+"""Largest id an INTEGER column holds: a longer number in a path (which SQLite's driver cannot even send) is simply
+not found."""
 EXPIRED = "登录已过期，请重新登录后再操作。"
+NOT_FOUND = "没有找到这个页面要的内容。"
 FORBIDDEN = "您的账号没有这个页面的权限。"
 STALE_FORM = "这个表单已过期或不是从本系统提交的，请返回刷新页面后重试。"
 

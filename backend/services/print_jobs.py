@@ -20,12 +20,14 @@ from backend.models import Case, PrintJob, PrintJobStatus, as_utc, utcnow
 from backend.services import audit
 
 FINAL = frozenset({PrintJobStatus.PRINTED, PrintJobStatus.CANCELLED})
+MAX_JOB_ID = 2**31 - 1
+"""Largest id the INTEGER column holds; a larger one in a URL names no job (and would overflow SQLite's driver)."""
 
 
 async def create_job(db: Database, request: PrintJobCreate, *, actor: str) -> PrintJob:
     """Spool a job."""
     async with db.write() as session:
-        if request.case_number:
+        if request.case_number is not None:  # "" too: it names no case (and would break the foreign key)
             found = await session.execute(select(Case.id).where(Case.case_number == request.case_number))
             if found.scalar_one_or_none() is None:
                 raise not_found("unknown_case", f"没有找到办件编号为 {request.case_number} 的办件。")
@@ -45,7 +47,7 @@ async def create_job(db: Database, request: PrintJobCreate, *, actor: str) -> Pr
 async def get_job(db: Database, job_id: int) -> PrintJob:
     """One job or 404."""
     async with db.read() as session:
-        job = await session.get(PrintJob, job_id)
+        job = await session.get(PrintJob, job_id) if 0 < job_id <= MAX_JOB_ID else None
     if job is None:
         raise not_found("unknown_print_job", f"没有找到打印任务 {job_id}。")
     return job
@@ -91,7 +93,7 @@ async def claim_next(db: Database, printer: str, *, lease_seconds: int) -> Print
 async def mark_sent(db: Database, job_id: int, *, actor: str) -> PrintJob:
     """The worker is about to send the job's bytes: from now on it is never re-leased on its own."""
     async with db.write() as session:
-        job = await session.get(PrintJob, job_id, with_for_update=True)
+        job = await session.get(PrintJob, job_id, with_for_update=True) if 0 < job_id <= MAX_JOB_ID else None
         if job is None:
             raise not_found("unknown_print_job", f"没有找到打印任务 {job_id}。")
         if job.status is not PrintJobStatus.PRINTING:
@@ -112,7 +114,7 @@ def needs_check(job: PrintJob, *, lease_seconds: int) -> bool:
 async def update_job(db: Database, job_id: int, update: PrintJobUpdate, *, actor: str) -> PrintJob:
     """Record an outcome: printed, back to the queue after a failure (with the error), or cancelled."""
     async with db.write() as session:
-        job = await session.get(PrintJob, job_id, with_for_update=True)
+        job = await session.get(PrintJob, job_id, with_for_update=True) if 0 < job_id <= MAX_JOB_ID else None
         if job is None:
             raise not_found("unknown_print_job", f"没有找到打印任务 {job_id}。")
         if job.status is update.status and update.status in FINAL:

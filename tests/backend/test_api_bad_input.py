@@ -141,3 +141,13 @@ async def test_unknown_condition_is_refused_when_filing_as_in_the_checklist(api:
     response = await api.post("/api/v1/cases", json=case_body(conditions=["rainy_day"]))
     assert_error(response, 422, "unknown_condition")
     assert response.json["error"]["field"] == "conditions"
+
+
+async def test_found_by_fuzzing_print_jobs(api: Api) -> None:
+    """Schemathesis found these 500s: an empty case number broke the foreign key, a huge id overflowed SQLite."""
+    empty_case = await api.post("/api/v1/print-jobs", json={"kind": "ticket", "case_number": ""})
+    assert_error(empty_case, 404, "unknown_case")
+    huge = 124668479954167463189035605886366646272
+    assert_error(await api.get(f"/api/v1/print-jobs/{huge}"), 404, "unknown_print_job")
+    assert_error(await api.post(f"/api/v1/print-jobs/{2**63}/sent"), 404, "unknown_print_job")
+    assert_error(await api.post(f"/api/v1/print-jobs/{2**31}/status", json={"status": "printed"}), 404)

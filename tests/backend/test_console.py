@@ -283,3 +283,17 @@ async def test_the_statistics_page_and_its_csv_count_the_cases(centre: Centre) -
     worker = centre.browser()
     await worker.sign_in("shegong")
     assert (await worker.get("/console/statistics")).status_code == 403
+
+
+async def test_an_id_too_long_for_the_database_is_not_found(centre: Centre) -> None:
+    front = centre.browser()
+    await front.sign_in("qiantai")
+    huge = 124668479954167463189035605886366646272
+    assert (await front.get(f"/console/visits/{huge}")).status_code in (403, 404)
+    admin_page = await front.get(f"/console/admin/accounts/{huge}")
+    assert admin_page.status_code in (403, 404)
+    await centre.staff("guanli", StaffRole.ADMIN)
+    admin = centre.browser()
+    await admin.sign_in("guanli")
+    for path in (f"/console/visits/{huge}", f"/console/admin/accounts/{huge}", f"/console/filings/{huge}"):
+        assert (await admin.get(path)).status_code == 404, path
