@@ -20,7 +20,7 @@ from backend.api.schemas import TransitionIn
 from backend.catalog.checklist import Need
 from backend.console import roles
 from backend.console.guard import staff_page
-from backend.console.render import render
+from backend.console.render import not_visible, render
 from backend.console.visit_photos import case_photos, may_add_photos
 from backend.errors import ApiError
 from backend.models import AuditEntry, Case, Channel, Notification, PrintJob
@@ -133,9 +133,9 @@ async def case_page(request: Request, case_number: str) -> HTTPResponse:
 @staff_page()
 async def transition(request: Request, case_number: str) -> HTTPResponse:
     user = request.ctx.staff.user
-    case = await _visible_case(request, case_number)
+    case = await roles.visible_case(request, case_number)
     if case is None:
-        return _not_found(request)
+        return not_visible(request)
     form = request.form
     target = form.get("to", "")
     if target not in {action.value for action in roles.actions(user, case.status)}:
@@ -164,16 +164,10 @@ async def transition(request: Request, case_number: str) -> HTTPResponse:
     return redirect(f"/console/cases/{case.case_number}?done={done}", status=303)
 
 
-async def _visible_case(request: Request, case_number: str) -> Case | None:
-    statement = roles.visible(select(Case).where(Case.case_number == case_number[:20]), request.ctx.staff.user)
-    async with request.app.ctx.db.read() as session:
-        return (await session.execute(statement)).unique().scalar_one_or_none()
-
-
 async def _case_view(request: Request, case_number: str, *, error: str = "", status: int = 200) -> HTTPResponse:
-    case = await _visible_case(request, case_number)
+    case = await roles.visible_case(request, case_number)
     if case is None:
-        return _not_found(request)
+        return not_visible(request)
     async with request.app.ctx.db.read() as session:
         history = list(
             (
@@ -213,8 +207,3 @@ async def _case_view(request: Request, case_number: str, *, error: str = "", sta
         error=error,
         done=(request.args.get("done") or "")[:40],
     )
-
-
-def _not_found(request: Request) -> HTTPResponse:
-    # The same answer whether the case does not exist or belongs to another department: nothing to learn by guessing.
-    return render(request, "message.html", status=404, title="没有找到办件", message="没有找到这个办件，或您无权查看。")

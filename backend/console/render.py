@@ -49,3 +49,11 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         **context,
     )
     return html(page, status=status, headers=HEADERS)
+
+
+def not_visible(request: Request, what: str = "办件") -> HTTPResponse:
+    """The console's 404 for something that does not exist or that this user may not see: the same answer for
+    both, so there is nothing to learn by guessing numbers."""
+    return render(
+        request, "message.html", status=404, title=f"没有找到{what}", message=f"没有找到这个{what}，或您无权查看。"
+    )

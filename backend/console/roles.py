@@ -7,7 +7,8 @@ its number; `actions` names the status changes a role may make, which the status
 
 from __future__ import annotations
 
-from sqlalchemy import Select
+from sanic import Request
+from sqlalchemy import Select, select
 
 from backend.models import Case, StaffRole, StaffUser
 from backend.status import TRANSITIONS, CaseStatus
@@ -60,3 +61,10 @@ def actions(user: StaffUser, status: CaseStatus) -> list[CaseStatus]:
     """The status changes ``user`` may make to a case in ``status``, in the status machine's order."""
     allowed = ROLE_ACTIONS[user.role] & TRANSITIONS[status]
     return [target for target in CaseStatus if target in allowed]
+
+
+async def visible_case(request: Request, case_number: str) -> Case | None:
+    """The case ``case_number`` if the signed-in user may see it, else None."""
+    statement = visible(select(Case).where(Case.case_number == case_number[:20]), request.ctx.staff.user)
+    async with request.app.ctx.db.read() as session:
+        return (await session.execute(statement)).unique().scalar_one_or_none()

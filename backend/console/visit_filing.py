@@ -37,9 +37,9 @@ from backend.api.schemas import CaseCreate
 from backend.catalog.eligibility import check_eligibility
 from backend.catalog.schema import Item, ResidenceRule
 from backend.console.guard import staff_page
-from backend.console.render import render
+from backend.console.render import not_visible, render
 from backend.console.visit_photos import limits, overflow_message, with_photos
-from backend.console.visits import WORKERS, done_message, not_found, visible_visit, visits_of
+from backend.console.visits import WORKERS, done_message, visible_visit, visits_of
 from backend.errors import ApiError
 from backend.identity import mask_phone
 from backend.models import CaseAttachment, Visit, VisitFiling, VisitStatus, as_utc, utcnow
@@ -100,7 +100,7 @@ async def _render_form(request: Request, visit: Visit, item: Item, form: FilingF
 async def filing_form(request: Request, visit_id: int) -> HTTPResponse:
     visit = await visible_visit(request, visit_id)
     if visit is None:
-        return not_found(request)
+        return not_visible(request, "走访")
     if visit.status is VisitStatus.CANCELLED:
         return render(request, "message.html", status=409, title="走访已取消", message="这次走访已取消，不能代办。")
     item = _item(request, request.args.get("item"))
@@ -189,7 +189,7 @@ async def _file_for_resident(request: Request, visit_id: int) -> HTTPResponse:
     user, today = request.ctx.staff.user, request.app.ctx.clock().date()
     visit, item = await visible_visit(request, visit_id), _item(request, request.form.get("item"))
     if visit is None or item is None or visit.status is VisitStatus.CANCELLED:
-        return not_found(request)
+        return not_visible(request, "走访")
     store: PhotoStore = request.app.ctx.photos
     staging = request.form.get("staging") or ""
     if not STAGING_KEY.fullmatch(staging) or not await asyncio.to_thread(store.usable, staging, user.username):
@@ -329,7 +329,7 @@ async def _send_code(request: Request, filing_id: int) -> consent.CodeRefused | 
 async def _code_page(request: Request, filing_id: int, *, error: str = "", status: int = 200) -> HTTPResponse:
     found = await _visible_filing(request, filing_id)
     if found is None:
-        return not_found(request, "代办")
+        return not_visible(request, "代办")
     filing, visit = found
     expires_at = as_utc(filing.code_expires_at)
     minutes = max(0, -(-int((expires_at - utcnow()).total_seconds()) // 60)) if expires_at else 0
@@ -358,7 +358,7 @@ async def code_page(request: Request, filing_id: int) -> HTTPResponse:
 async def confirm_code(request: Request, filing_id: int) -> HTTPResponse:
     found = await _visible_filing(request, filing_id)
     if found is None:
-        return not_found(request, "代办")
+        return not_visible(request, "代办")
     refusal, actor = None, request.ctx.staff.user.username
     async with request.app.ctx.db.write() as session:
         filing = (
@@ -384,7 +384,7 @@ async def confirm_code(request: Request, filing_id: int) -> HTTPResponse:
 @staff_page(*WORKERS)
 async def resend_code(request: Request, filing_id: int) -> HTTPResponse:
     if await _visible_filing(request, filing_id) is None:
-        return not_found(request, "代办")
+        return not_visible(request, "代办")
     refusal = await _send_code(request, filing_id)
     if refusal is not None:
         return await _code_page(
@@ -398,7 +398,7 @@ async def resend_code(request: Request, filing_id: int) -> HTTPResponse:
 async def cancel_filing(request: Request, filing_id: int) -> HTTPResponse:
     found = await _visible_filing(request, filing_id)
     if found is None:
-        return not_found(request, "代办")
+        return not_visible(request, "代办")
     filing, visit = found
     if filing.case_number is None:
         async with request.app.ctx.db.write() as session:

@@ -25,7 +25,7 @@ from backend.api.schemas import TransitionIn
 from backend.catalog.checklist import Need
 from backend.console import roles, sessions
 from backend.console.guard import SESSION_COOKIE, staff_page
-from backend.console.render import render
+from backend.console.render import not_visible, render
 from backend.errors import ApiError
 from backend.models import Case, CaseAttachment, StaffRole, StaffUser
 from backend.services import audit
@@ -94,18 +94,6 @@ def may_add_photos(user: StaffUser) -> bool:
     return user.role in UPLOADERS
 
 
-async def _visible_case(request: Request, case_number: str) -> Case | None:
-    statement = roles.visible(select(Case).where(Case.case_number == case_number[:20]), request.ctx.staff.user)
-    async with request.app.ctx.db.read() as session:
-        return (await session.execute(statement)).unique().scalar_one_or_none()
-
-
-def _not_found(request: Request, what: str = "办件") -> HTTPResponse:
-    return render(
-        request, "message.html", status=404, title=f"没有找到{what}", message=f"没有找到这个{what}，或您无权查看。"
-    )
-
-
 @photo_pages.get("/attachments/<attachment_id:int>")
 @staff_page()
 async def attachment(request: Request, attachment_id: int) -> HTTPResponse:
@@ -118,12 +106,12 @@ async def attachment(request: Request, attachment_id: int) -> HTTPResponse:
     async with request.app.ctx.db.read() as session:
         found = (await session.execute(statement)).one_or_none()
     if found is None:
-        return _not_found(request, "照片")
+        return not_visible(request, "照片")
     photo, case_number = found
     path = request.app.ctx.photos.case_file(case_number, photo.stored_name)
     if not await asyncio.to_thread(path.is_file):
         logger.error("photo %s of %s is missing from %s", photo.id, case_number, path.parent)
-        return _not_found(request, "照片")
+        return not_visible(request, "照片")
     extension = path.suffix
     headers = {
         "Cache-Control": "private, no-store",
@@ -155,8 +143,8 @@ async def _photos_page(
 @photo_pages.get("/cases/<case_number:str>/photos")
 @staff_page(*UPLOADERS)
 async def photos_form(request: Request, case_number: str) -> HTTPResponse:
-    case = await _visible_case(request, case_number)
-    return _not_found(request) if case is None else await _photos_page(request, case)
+    case = await roles.visible_case(request, case_number)
+    return not_visible(request) if case is None else await _photos_page(request, case)
 
 
 @photo_pages.post("/cases/<case_number:str>/photos", stream=True)
@@ -167,9 +155,9 @@ async def add_photos(request: Request, case_number: str) -> HTTPResponse:
 
 @staff_page(*UPLOADERS)
 async def _add_photos(request: Request, case_number: str) -> HTTPResponse:
-    case = await _visible_case(request, case_number)
+    case = await roles.visible_case(request, case_number)
     if case is None:
-        return _not_found(request)
+        return not_visible(request)
     user, store = request.ctx.staff.user, request.app.ctx.photos
     material = request.form.get("material") or ""
     if material != SIGNATURE and material not in {m.material_id for m in case.materials}:
@@ -219,9 +207,9 @@ def _delivery_page(request: Request, case: Case, values: dict[str, str], error: 
 @photo_pages.get("/cases/<case_number:str>/delivery")
 @staff_page(*UPLOADERS)
 async def delivery_form(request: Request, case_number: str) -> HTTPResponse:
-    case = await _visible_case(request, case_number)
+    case = await roles.visible_case(request, case_number)
     if case is None:
-        return _not_found(request)
+        return not_visible(request)
     if not _may_deliver(request.ctx.staff.user, case):
         return _delivery_page(request, case, {}, f"办件当前状态为“{case.status.label}”，还不能登记送达。", 409)
     return _delivery_page(request, case, {"receiver": case.resident.name, "relation": "本人", "note": ""})
@@ -230,9 +218,9 @@ async def delivery_form(request: Request, case_number: str) -> HTTPResponse:
 @photo_pages.post("/cases/<case_number:str>/delivery")
 @staff_page(*UPLOADERS)
 async def record_delivery(request: Request, case_number: str) -> HTTPResponse:
-    user, case = request.ctx.staff.user, await _visible_case(request, case_number)
+    user, case = request.ctx.staff.user, await roles.visible_case(request, case_number)
     if case is None:
-        return _not_found(request)
+        return not_visible(request)
     values = {name: (request.form.get(name) or "").strip() for name in ("receiver", "relation", "note")}
     values["relation"] = values["relation"] if values["relation"] in RELATIONS else "其他"
     if not _may_deliver(user, case):

@@ -21,7 +21,7 @@ from sqlalchemy import Select, select
 
 from backend import sms
 from backend.console.guard import staff_page
-from backend.console.render import render
+from backend.console.render import not_visible, render
 from backend.identity import validate_phone
 from backend.models import Case, StaffRole, StaffUser, Visit, VisitFiling, VisitStatus
 from backend.services import audit
@@ -40,14 +40,6 @@ async def open_outlets(app: Sanic) -> None:
     """The SMS sender and the photo folder of this worker (a wrong SMS_SENDER stops start-up, naming it)."""
     app.ctx.sms = sms.create_sender(app.ctx.settings)
     app.ctx.photos = PhotoStore(app.ctx.settings.uploads_dir)
-
-
-def not_found(request: Request, what: str = "走访") -> HTTPResponse:
-    """The one 404 page of these pages."""
-    # The same answer for another worker's visit as for none: nothing to learn by guessing numbers.
-    return render(
-        request, "message.html", status=404, title=f"没有找到{what}", message=f"没有找到这个{what}，或您无权查看。"
-    )
 
 
 def visits_of(user: StaffUser) -> Select:
@@ -173,7 +165,7 @@ async def add_visit(request: Request) -> HTTPResponse:
 async def visit_page(request: Request, visit_id: int) -> HTTPResponse:
     visit = await visible_visit(request, visit_id)
     if visit is None:
-        return not_found(request)
+        return not_visible(request, "走访")
     filed = (await _filed_on(request, [visit.id])).get(visit.id, [])
     catalog = request.app.ctx.catalog
     names = {case.case_number: case_service.item_name(catalog, case.item_id) for case in filed}
@@ -187,7 +179,7 @@ async def visit_page(request: Request, visit_id: int) -> HTTPResponse:
 async def visit_status(request: Request, visit_id: int) -> HTTPResponse:
     target = request.form.get("to", "")
     if target not in VisitStatus.__members__.values() or await visible_visit(request, visit_id) is None:
-        return not_found(request)
+        return not_visible(request, "走访")
     async with request.app.ctx.db.write() as session:
         visit = await session.get(Visit, visit_id)
         previous, visit.status = visit.status, VisitStatus(target)
