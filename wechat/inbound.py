@@ -78,7 +78,7 @@ def qr_scene(scene: str) -> Inbound:
 async def interpret(message: BaseMessage, recognize: VoiceRecognizer | None) -> Inbound:
     """Decide what ``message`` asks for."""
     if isinstance(message, TextMessage):
-        return Inbound(text=message.content.strip() or "？")
+        return Inbound(text=(message.content or "").strip() or "？")  # wechatpy reads an empty Content as None
     if isinstance(message, VoiceMessage):
         return await _voice(message, recognize)
     if isinstance(message, BaseEvent):

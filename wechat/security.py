@@ -30,6 +30,8 @@ def check_signature(token: str, query: Mapping[str, str]) -> None:
     given, timestamp, nonce = query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")
     if not (token and given and timestamp and nonce):
         raise Refused(403, "signature missing")
+    if not (given.isascii() and timestamp.isascii() and nonce.isascii()):  # compare_digest raises on non-ASCII text
+        raise Refused(403, "signature parts are not ASCII")
     if not hmac.compare_digest(given.lower(), signature(token, timestamp, nonce)):
         raise Refused(403, "signature does not match")
 
@@ -37,21 +39,31 @@ def check_signature(token: str, query: Mapping[str, str]) -> None:
 def check_fresh(query: Mapping[str, str], tolerance_s: float, now: float | None = None) -> None:
     """Refuse timestamps further than ``tolerance_s`` from now: a captured request cannot be replayed later."""
     try:
-        stamp = int(query.get("timestamp", ""))
-    except ValueError:
-        raise Refused(403, "timestamp is not a number") from None
+        stamp = float(int(query.get("timestamp", "")))
+    except (ValueError, OverflowError):  # OverflowError: more digits than a float holds
+        raise Refused(403, "timestamp is not a time") from None
     if abs((time.time() if now is None else now) - stamp) > tolerance_s:
         raise Refused(403, "timestamp outside the accepted window")
 
 
 def parse_flat_xml(body: bytes | str) -> dict[str, str]:
-    """Parse a WeChat ``<xml>`` document into {tag: text}, refusing DTDs, entities and external references."""
+    """Parse a WeChat ``<xml>`` document into {tag: text}, refusing DTDs, entities and external references.
+
+    Every field must be plain text given once, as in all WeChat sends this account (text, voice, image, click and
+    follow events): a field repeated, nested, with attributes or a namespace would be read differently here and by
+    wechatpy's parser (as a list or a dict), so the message is refused instead.
+    """
     try:
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise Refused(400, f"hostile XML refused ({type(exc).__name__})") from None
-    except (ParseError, ValueError) as exc:
+    except (ParseError, ValueError, LookupError) as exc:  # LookupError: an encoding declaration Python does not know
         raise Refused(400, f"malformed XML ({exc})") from None
     if root.tag != "xml":
         raise Refused(400, "the document is not a WeChat <xml> message")
-    return {child.tag: (child.text or "") for child in root}
+    fields: dict[str, str] = {}
+    for child in root:
+        if child.tag in fields or child.attrib or len(child) or child.tag.startswith("{"):
+            raise Refused(400, f"<{child.tag[:40]}> is not a plain WeChat field")
+        fields[child.tag] = child.text or ""
+    return fields

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ BUSY = "抱歉，系统有点忙，请稍后再发一次。"
 DEDUP_TTL_S = 600
 """WeChat's retries come within ~15 s; remembering deliveries for 10 minutes is ample."""
 IN_PROGRESS = "\x00in-progress"
+_NUMBER = re.compile(r"[0-9]{1,20}")
+"""CreateTime and MsgId: ASCII digits, no longer than a 64-bit number."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,11 @@ class HttpReply:
 
 
 SUCCESS = HttpReply(200, "success")
+
+
+def _cdata(value: str | None) -> str:
+    """``value`` fit for wechatpy's CDATA sections, which take it as it is: a "]]>" inside would end the section."""
+    return (value or "").replace("]]>", "]]]]><![CDATA[>")
 
 
 def delivery_key(message: BaseMessage) -> str:
@@ -121,29 +129,32 @@ class WeChatWebhook:
             raise Refused(403, "WECHAT_TOKEN is not configured")
         check_signature(self.settings.token, query)
         check_fresh(query, self.settings.timestamp_tolerance_s)
-        fields = parse_flat_xml(body)
+        try:
+            # Parsed as text, so an encoding declaration cannot make our reading and wechatpy's differ.
+            xml = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refused(400, "WeChat sends UTF-8") from None
+        fields = parse_flat_xml(xml)
         if self.crypto is not None:
             if query.get("encrypt_type") != "aes" or "Encrypt" not in fields:
                 raise Refused(400, "safe mode expects an encrypted message")
             try:
-                plain = self.crypto.decrypt_message(
-                    body, query.get("msg_signature", ""), query["timestamp"], query["nonce"]
+                xml = self.crypto.decrypt_message(
+                    xml, query.get("msg_signature", ""), query["timestamp"], query["nonce"]
                 )
             except (InvalidSignatureException, InvalidAppIdException) as exc:
                 raise Refused(403, f"encrypted message refused ({type(exc).__name__})") from None
             except Exception as exc:  # bad base64, padding or length: not something WeChat sent
                 raise Refused(400, f"encrypted message unreadable ({type(exc).__name__})") from None
-            fields = parse_flat_xml(plain)
-            xml = plain
-        else:
-            if query.get("encrypt_type") == "aes":
-                raise Refused(400, "encrypted message but no WECHAT_AES_KEY configured")
-            try:
-                xml = body.decode("utf-8")
-            except UnicodeDecodeError:
-                raise Refused(400, "WeChat sends UTF-8") from None
-        if not fields.get("FromUserName") or not fields.get("MsgType") or not fields.get("CreateTime", "").isdigit():
-            raise Refused(400, "not a WeChat message (FromUserName, MsgType, CreateTime)")
+            fields = parse_flat_xml(xml)
+        elif query.get("encrypt_type") == "aes":
+            raise Refused(400, "encrypted message but no WECHAT_AES_KEY configured")
+        # wechatpy strips the fields and converts CreateTime and MsgId with int() only when they are read: checked
+        # here, so no reading fails later (ASCII digits: "²" passes str.isdigit but not int).
+        if not fields.get("FromUserName", "").strip() or not fields.get("MsgType", "").strip():
+            raise Refused(400, "not a WeChat message (FromUserName, MsgType)")
+        if not _NUMBER.fullmatch(fields.get("CreateTime", "")) or not _NUMBER.fullmatch(fields.get("MsgId") or "0"):
+            raise Refused(400, "not a WeChat message (CreateTime, MsgId)")
         try:
             return parse_message(xml)
         except Exception as exc:  # a field of the wrong shape: wechatpy's parser gives up
@@ -204,8 +215,7 @@ class WeChatWebhook:
 
     def _render(self, query: Mapping[str, str], message: BaseMessage, text: str) -> HttpReply:
         """A text reply to ``message`` as XML, encrypted in safe mode."""
-        # wechatpy wraps the text in CDATA as it is: a "]]>" inside would end the section and break the XML.
-        xml = TextReply(message=message, content=text.replace("]]>", "]]]]><![CDATA[>")).render()
+        xml = TextReply(source=_cdata(message.target), target=_cdata(message.source), content=_cdata(text)).render()
         if self.crypto is not None:
             xml = self.crypto.encrypt_message(xml, query["nonce"], query["timestamp"])
         return HttpReply(200, xml, "application/xml; charset=utf-8")
