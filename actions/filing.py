@@ -102,6 +102,9 @@ class ValidateFilingForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """The resident's consent, confirmed by the proxy."""
+        if value == "yes" and tracker.get_slot("requested_slot") != "proxy_consent":
+            # Given before: a form started again (after a failed filing) re-validates its answers; do not ask twice.
+            return {"proxy_consent": "yes", "form_failures": 0}
         answer = yes_or_no(tracker.latest_message.get("intent", {}).get("name"), str(value or ""))
         if answer is None:
             return self._reject("proxy_consent", tracker, dispatcher, "utter_invalid_yes_no")
@@ -212,6 +215,8 @@ class ActionFileCase(Action):
                 self._body(tracker, item_id), idempotency_key(tracker, item_id, tracker.get_slot("id_number"))
             )
         except BackendUnavailable:
+            # The client retried for write_retry_s. The answers stay in their slots, so asking to file again
+            # files with them under the same idempotency key (no second case if this one went through after all).
             dispatcher.utter_message(response="utter_backend_unavailable")
             return done
         except BackendError as exc:

@@ -13,7 +13,7 @@ from sanic import Request, Sanic, json
 from sanic.exceptions import SanicException
 from sanic.handlers import ErrorHandler
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from backend import migrate, notifier
 from backend.api.cases import cases
@@ -43,13 +43,24 @@ VERSION = "0.1.0"
 MAX_BODY_BYTES = 256 * 1024
 
 
+def database_unreachable(exception: Exception) -> bool:
+    """True when the database could not be used at all: a connection broke, or none could be opened.
+
+    A PostgreSQL that is restarting or down refuses new connections: the driver's OperationalError is raised
+    while connecting, before any statement ran (``statement`` is None).
+    """
+    if not isinstance(exception, DBAPIError):
+        return False
+    return exception.connection_invalidated or (isinstance(exception, OperationalError) and exception.statement is None)
+
+
 class JsonErrors(ErrorHandler):
     """Every error leaves as ``{"error": {"code", "message"}}``; never an HTML page, never a stack trace."""
 
     def default(self, request: Request, exception: Exception) -> Any:
         if isinstance(exception, ApiError):
             return json(exception.to_json(), status=exception.status)
-        if isinstance(exception, DBAPIError) and exception.connection_invalidated:
+        if database_unreachable(exception):  # 503: clients retry (the bot's filing does, with its idempotency key)
             logger.error("database unavailable: %s", type(exception).__name__)
             error = ApiError(503, "database_unavailable", "系统暂时连不上数据库，请稍后再试，您的信息没有丢失。")
             return json(error.to_json(), status=503)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,8 +14,8 @@ AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
 """WeChat's EncodingAESKey: 43 characters of base64 without the trailing "="."""
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
     try:
         return float(raw) if raw else default
     except ValueError as exc:
@@ -55,6 +56,9 @@ class WeChatSettings:
     """WECHAT_REPLY_BUDGET_S: a turn done within this time is answered passively; later, by customer service."""
     timestamp_tolerance_s: float = 300.0
     """WECHAT_TIMESTAMP_TOLERANCE_S: requests whose timestamp is further from now are refused as replays."""
+    retry_interval_s: float = 30.0
+    """WECHAT_RETRY_INTERVAL_S: seconds between two sweeps that resend customer-service messages a failing WeChat API
+    refused (network, HTTP 5xx, errcode -1); each Rasa instance sweeps."""
     max_body_bytes: int = 64 * 1024
     """Largest request body accepted (WeChat's own messages are a few KB)."""
     templates: TemplateIds = field(default_factory=TemplateIds)
@@ -63,13 +67,15 @@ class WeChatSettings:
     def __post_init__(self) -> None:
         if self.aes_key and not AES_KEY.fullmatch(self.aes_key):
             raise ValueError("WECHAT_AES_KEY must be the 43-character EncodingAESKey (letters and digits) or empty")
+        if not self.retry_interval_s > 0:  # also refuses NaN
+            raise ValueError(f"WECHAT_RETRY_INTERVAL_S must be a positive number of seconds: {self.retry_interval_s}")
 
     @property
     def safe_mode(self) -> bool:
         return bool(self.aes_key)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> WeChatSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WeChatSettings:
         env = os.environ if environ is None else environ
         defaults = cls()
 
@@ -84,8 +90,9 @@ class WeChatSettings:
             api_base_url=text("WECHAT_API_BASE_URL", defaults.api_base_url).rstrip("/") + "/",
             redis_url=text("REDIS_URL"),
             state_path=Path(text("WECHAT_STATE_PATH", str(defaults.state_path))),
-            reply_budget_s=_float("WECHAT_REPLY_BUDGET_S", defaults.reply_budget_s),
-            timestamp_tolerance_s=_float("WECHAT_TIMESTAMP_TOLERANCE_S", defaults.timestamp_tolerance_s),
+            reply_budget_s=_float(env, "WECHAT_REPLY_BUDGET_S", defaults.reply_budget_s),
+            timestamp_tolerance_s=_float(env, "WECHAT_TIMESTAMP_TOLERANCE_S", defaults.timestamp_tolerance_s),
+            retry_interval_s=_float(env, "WECHAT_RETRY_INTERVAL_S", defaults.retry_interval_s),
             templates=TemplateIds(
                 case_accepted=text("WECHAT_TEMPLATE_CASE_ACCEPTED"),
                 correction_needed=text("WECHAT_TEMPLATE_CORRECTION_NEEDED"),

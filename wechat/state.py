@@ -1,5 +1,6 @@
 """State the WeChat channel shares between its instances: which deliveries were seen (and what was answered),
-each follower's customer-service allowance, messages waiting for an allowance, and the access token.
+each follower's customer-service allowance, messages waiting for an allowance or for another try (and which
+followers have those), and the access token.
 
 Redis when ``REDIS_URL`` is set (several machines); otherwise an embedded SQLite file, which the processes of one
 machine share. Both are synchronous and fast; async callers run them with ``asyncio.to_thread``.
@@ -39,8 +40,15 @@ class SharedState(Protocol):
     def take(self, key: str) -> bool:
         """Use one unit of the allowance; False when none is left (or it expired)."""
 
+    def refund(self, key: str) -> bool:
+        """Give back one unit taken by `take` (the send failed); False, changing nothing, when the allowance expired
+        or was withdrawn meanwhile."""
+
     def push(self, key: str, value: str, ttl_s: float) -> None:
         """Append to a list (which expires ``ttl_s`` after the last push)."""
+
+    def push_front(self, key: str, values: list[str], ttl_s: float) -> None:
+        """Put ``values``, in their order, before the list's items, in one step (the list expires ``ttl_s`` after)."""
 
     def drain(self, key: str) -> list[str]:
         """Remove and return the whole list."""
@@ -53,12 +61,14 @@ class RedisState:
         "local v = redis.call('GET', KEYS[1]) "
         "if v and tonumber(v) > 0 then redis.call('DECR', KEYS[1]) return 1 end return 0"
     )
+    _REFUND = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCR', KEYS[1]) return 1 end return 0"
 
     def __init__(self, url: str) -> None:
         import redis
 
         self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
         self._take = self.redis.register_script(self._TAKE)
+        self._refund = self.redis.register_script(self._REFUND)
 
     def claim(self, key: str, value: str, ttl_s: float) -> bool:
         return bool(self.redis.set(key, value, nx=True, px=int(ttl_s * 1000)))
@@ -78,9 +88,19 @@ class RedisState:
     def take(self, key: str) -> bool:
         return bool(self._take(keys=[key]))
 
+    def refund(self, key: str) -> bool:
+        # Only if the key exists: an INCR alone would create an allowance the follower never gave. INCR keeps the TTL.
+        return bool(self._refund(keys=[key]))
+
     def push(self, key: str, value: str, ttl_s: float) -> None:
         with self.redis.pipeline() as pipe:
             pipe.rpush(key, value).pexpire(key, int(ttl_s * 1000)).execute()
+
+    def push_front(self, key: str, values: list[str], ttl_s: float) -> None:
+        if not values:
+            return
+        with self.redis.pipeline() as pipe:  # MULTI/EXEC: no other client's push lands between the values
+            pipe.lpush(key, *reversed(values)).pexpire(key, int(ttl_s * 1000)).execute()
 
     def drain(self, key: str) -> list[str]:
         with self.redis.pipeline() as pipe:
@@ -160,10 +180,32 @@ class SqliteState:
             db.execute("UPDATE entries SET value = ? WHERE key = ?", (str(int(left) - 1), key))
             return True
 
+    def refund(self, key: str) -> bool:
+        with self._transaction() as db:
+            left = self._live(db, key)
+            if left is None:
+                return False
+            db.execute("UPDATE entries SET value = ? WHERE key = ?", (str(int(left) + 1), key))
+            return True
+
     def push(self, key: str, value: str, ttl_s: float) -> None:
         with self._transaction() as db:
             expires = time.time() + ttl_s
             db.execute("INSERT INTO lists (key, value, expires_at) VALUES (?, ?, ?)", (key, value, expires))
+            db.execute("UPDATE lists SET expires_at = ? WHERE key = ?", (expires, key))
+
+    def push_front(self, key: str, values: list[str], ttl_s: float) -> None:
+        if not values:
+            return
+        with self._transaction() as db:
+            # Lists are read in id order: ids below the smallest in the table come first (negative ids are fine).
+            (lowest,) = db.execute("SELECT COALESCE(MIN(id), 1) FROM lists").fetchone()
+            expires = time.time() + ttl_s
+            first = int(lowest) - len(values)
+            db.executemany(
+                "INSERT INTO lists (id, key, value, expires_at) VALUES (?, ?, ?, ?)",
+                [(first + offset, key, value, expires) for offset, value in enumerate(values)],
+            )
             db.execute("UPDATE lists SET expires_at = ? WHERE key = ?", (expires, key))
 
     def drain(self, key: str) -> list[str]:

@@ -2,10 +2,16 @@
 
 Errors come back as ``BackendError`` with the backend's machine code and Chinese message, so an action can
 tell the resident what was wrong; a backend that cannot be reached raises ``BackendUnavailable``.
+
+Writes that carry an Idempotency-Key (filing a case, taking a number) are retried with the same key while the
+backend, a replica behind nginx or PostgreSQL restarts, within ``write_retry_s``: if an attempt was committed but
+its answer was lost, the backend answers the retry with what it stored then, so nothing is filed twice. Reads are
+not retried: they run on every turn, and WeChat expects a turn to be answered within 5 s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -17,8 +23,23 @@ from actions.config import ActionSettings
 logger = logging.getLogger(__name__)
 
 
+RETRIED_STATUSES = frozenset({502, 503, 504})
+"""Answers of a backend that is restarting: nginx without a replica (502, 504), a database down (503)."""
+_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+"""Transport errors of a server that went away or is too slow (not a wrong URL or a bad request of ours)."""
+
+
 class BackendUnavailable(RuntimeError):
-    """The backend did not answer (down, restarting, or too slow)."""
+    """The backend did not answer (down, restarting, or too slow).
+
+    ``reason`` is short and free of personal data (an httpx error name or the status); ``transient`` is False for
+    an answer that the same request would get again (a 500).
+    """
+
+    def __init__(self, reason: str, *, transient: bool = True) -> None:
+        super().__init__(f"backend unavailable: {reason}")
+        self.reason = reason
+        self.transient = transient
 
 
 class BackendError(RuntimeError):
@@ -45,16 +66,17 @@ class BackendClient:
         )
         self._items: dict[str, tuple[float, dict[str, Any]]] = {}
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request: the parsed body, BackendError for a 4xx, BackendUnavailable otherwise."""
         try:
             response = await self._http.request(method, f"/api/v1{path}", **kwargs)
         except httpx.TransportError as exc:
-            logger.warning("backend unavailable for %s %s: %s", method, path, type(exc).__name__)
-            raise BackendUnavailable(str(exc)) from exc
+            raise BackendUnavailable(type(exc).__name__, transient=isinstance(exc, _TRANSIENT_ERRORS)) from exc
         if response.status_code == 204:
             return None
         if response.status_code >= 500:
-            raise BackendUnavailable(f"backend answered {response.status_code}")
+            status = response.status_code
+            raise BackendUnavailable(f"HTTP {status}", transient=status in RETRIED_STATUSES)
         body = response.json()
         if response.status_code >= 400:
             error = body.get("error", {})
@@ -62,6 +84,49 @@ class BackendClient:
                 response.status_code, error.get("code", "error"), error.get("message", ""), error.get("details")
             )
         return body
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A read: one attempt (it runs on every turn, which WeChat wants answered within 5 s)."""
+        try:
+            return await self._send(method, path, **kwargs)
+        except BackendUnavailable as exc:
+            logger.warning("backend unavailable for %s %s: %s", method, path, exc.reason)
+            raise
+
+    async def _write(self, path: str, body: dict[str, Any], idempotency_key: str) -> Any:
+        """POST with an Idempotency-Key, retried with the same key while the backend restarts.
+
+        Pauses start at ``write_backoff_s`` and double up to ``write_backoff_max_s``; a retry starts only within
+        ``write_retry_s`` of the first attempt and is cut off when that budget ends. 4xx answers and 500s (the same
+        request would get them again) are never retried.
+        """
+        settings = self.settings
+        deadline = time.monotonic() + max(settings.write_retry_s, 0.0)
+        headers = {"Idempotency-Key": idempotency_key}
+        pause, attempt = settings.write_backoff_s, 1
+        extra: dict[str, Any] = {}  # the first attempt has the client's timeout
+        while True:
+            try:
+                return await self._send("POST", path, json=body, headers=headers, **extra)
+            except BackendUnavailable as exc:
+                if not exc.transient or deadline - time.monotonic() <= pause:
+                    logger.warning(
+                        "backend unavailable for POST %s: %s (attempt %d, giving up)", path, exc.reason, attempt
+                    )
+                    raise
+                # The key, the body and the resident stay out of the log: path, attempt and cause are enough.
+                logger.warning(
+                    "backend unavailable for POST %s: %s (attempt %d, retrying in %.1f s)",
+                    path,
+                    exc.reason,
+                    attempt,
+                    pause,
+                )
+            await asyncio.sleep(pause)
+            attempt += 1
+            pause = min(pause * 2, settings.write_backoff_max_s)
+            # The last attempt ends with the budget: the resident is told within write_retry_s (plus 0.1 s).
+            extra = {"timeout": max(min(settings.timeout_s, deadline - time.monotonic()), 0.1)}
 
     async def item(self, item_id: str) -> dict[str, Any]:
         """One catalog item (cached for ``item_cache_s``)."""
@@ -93,8 +158,8 @@ class BackendClient:
         )
 
     async def file_case(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        """File a case; the same key returns the case filed the first time."""
-        return await self._call("POST", "/cases", json=body, headers={"Idempotency-Key": idempotency_key})
+        """File a case; the same key returns the case filed the first time (so it is retried while restarting)."""
+        return await self._write("/cases", body, idempotency_key)
 
     async def case(self, case_number: str) -> dict[str, Any]:
         """One case by number."""
@@ -111,7 +176,7 @@ class BackendClient:
         body = {"category": category, "channel": channel}
         if wechat_openid:
             body["wechat_openid"] = wechat_openid
-        return await self._call("POST", "/queue/tickets", json=body, headers={"Idempotency-Key": idempotency_key})
+        return await self._write("/queue/tickets", body, idempotency_key)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

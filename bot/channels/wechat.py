@@ -4,11 +4,15 @@ A thin adapter: `wechat.webhook.WeChatWebhook` holds the logic (checks, de-dupli
 tested without Rasa; this module gives it Sanic routes and a way to run one dialogue turn. The conversation id is
 the follower's OpenID. Configured from the environment (WECHAT_TOKEN, WECHAT_APPID, WECHAT_AES_KEY, WECHAT_SECRET,
 REDIS_URL; see `wechat.settings`); keys under this channel in credentials.yml override them. Voice notes without
-WeChat's recognition go to the backend's speech recognition (`wechat.voice_notes`, at BACKEND_URL).
+WeChat's recognition go to the backend's speech recognition (`wechat.voice_notes`, at BACKEND_URL). While the server
+runs, a task resends the customer-service messages a failing API did not take (`wechat.delivery.sweep_forever`,
+every WECHAT_RETRY_INTERVAL_S).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,7 +24,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from wechat.client import WeChatApi
-from wechat.delivery import CustomerService
+from wechat.delivery import CustomerService, sweep_forever
 from wechat.settings import WeChatSettings
 from wechat.state import open_state
 from wechat.voice_notes import VoiceNotes
@@ -60,8 +64,10 @@ class WeChatInput(InputChannel):
 
         # Without an AppID and AppSecret no voice note can be downloaded: they get the request to type at once.
         voice_notes = VoiceNotes(api) if api.configured else None
-        webhook = WeChatWebhook(settings, state, CustomerService(api, state), run_turn, voice_notes)
+        customer_service = CustomerService(api, state)
+        webhook = WeChatWebhook(settings, state, customer_service, run_turn, voice_notes)
         wechat = Blueprint("wechat_webhook", __name__)
+        sweeper: list[asyncio.Task[None]] = []
 
         @wechat.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -77,6 +83,23 @@ class WeChatInput(InputChannel):
             if body is None:
                 return response.text("payload too large", status=413)
             return _http(await webhook.receive(_query(request), body))
+
+        @wechat.listener("after_server_start")
+        async def start_resending(*_: Any) -> None:
+            # Customer-service messages the API failed to take are resent by a sweep in each instance.
+            if not api.configured:
+                log.warning("WECHAT_APPID or WECHAT_SECRET is not set: no customer-service message can be sent")
+                return
+            task = asyncio.create_task(sweep_forever(customer_service, settings.retry_interval_s))
+            sweeper.append(task)
+
+        @wechat.listener("before_server_stop")
+        async def stop_resending(*_: Any) -> None:
+            while sweeper:
+                task = sweeper.pop()
+                task.cancel()  # a sweep in progress still sends or keeps the messages it holds
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
         @wechat.listener("before_server_stop")
         async def finish_late_answers(*_: Any) -> None:

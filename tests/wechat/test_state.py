@@ -58,6 +58,62 @@ def test_an_allowance_is_used_exactly_once_per_unit(new_client: Callable[[], Sha
     assert clients[2].take(key)
 
 
+def test_a_refund_gives_back_one_unit_and_never_makes_an_allowance(new_client: Callable[[], SharedState]) -> None:
+    a, b = new_client(), new_client()
+    key = _key("allowance")
+    assert not a.refund(key)  # no allowance: a refund must not create one
+    assert not b.take(key)
+    a.grant(key, 1, 60)
+    assert b.take(key) and not a.take(key)
+    assert a.refund(key)  # the send failed: the unit comes back …
+    assert b.take(key) and not b.take(key)  # … once
+
+
+def test_refunds_from_many_clients_all_count(new_client: Callable[[], SharedState]) -> None:
+    clients = [new_client() for _ in range(4)]
+    key = _key("allowance")
+    clients[0].grant(key, 5, 60)
+    assert all(clients[n % 4].take(key) for n in range(5))
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(lambda c: c.refund(key), clients + clients[:1]))
+    with ThreadPoolExecutor(8) as pool:
+        taken = list(pool.map(lambda c: c.take(key), clients * 3))
+    assert taken.count(True) == 5
+
+
+def test_a_refund_does_not_extend_the_allowance(new_client: Callable[[], SharedState]) -> None:
+    state, key = new_client(), _key("allowance")
+    state.grant(key, 2, 0.1)
+    assert state.take(key) and state.refund(key)
+    time.sleep(0.2)
+    assert not state.refund(key) and not state.take(key)
+
+
+def test_push_front_puts_values_first_in_their_order(new_client: Callable[[], SharedState]) -> None:
+    a, b = new_client(), new_client()
+    key, other = _key("outbox"), _key("other")
+    b.push(other, "别人的", 60)  # another list's items must not get in the way
+    a.push_front(key, ["甲"], 60)  # onto an empty list
+    a.push(key, "乙", 60)
+    b.push_front(key, ["一", "二"], 60)
+    a.push_front(key, [], 60)
+    a.push(key, "丙", 60)
+    assert b.drain(key) == ["一", "二", "甲", "乙", "丙"]
+    assert a.drain(other) == ["别人的"]
+
+
+def test_concurrent_push_fronts_stay_whole(new_client: Callable[[], SharedState]) -> None:
+    clients = [new_client() for _ in range(4)]
+    key = _key("outbox")
+    batches = [[f"{n}-{part}" for part in range(3)] for n in range(12)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: clients[n % 4].push_front(key, batches[n], 60), range(12)))
+    drained = clients[0].drain(key)
+    assert sorted(drained) == sorted(value for batch in batches for value in batch)
+    for start in range(0, len(drained), 3):  # every batch in one piece and in its order
+        assert drained[start : start + 3] in batches
+
+
 def test_outbox_keeps_order_and_drains_once(new_client: Callable[[], SharedState]) -> None:
     a, b = new_client(), new_client()
     key = _key("outbox")
