@@ -15,11 +15,12 @@ MODEL_INPUTS := config.yml $(wildcard bot/domain/*.yml bot/rules/*.yml bot/stori
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help system voice-model venv venv-rasa env model run chat test lint unit bench lock clean
+.PHONY: help system voice-model venv venv-rasa env model run run-prod chat test lint unit bench lock clean
 
 help:
 	@echo "make run    start the whole stack on embedded defaults (creates what is missing first)"
 	@echo "make test   run every test (creates what is missing first)"
+	@echo "make run-prod  the production configuration: nginx, 2 Rasa, 2 action servers, 2 backends on PostgreSQL + Redis"
 	@echo "make chat   talk to the running bot in the terminal"
 	@echo "make bench  print throughput and latency figures"
 	@echo "make lock   re-lock requirements/*.lock after changing pyproject.toml"
@@ -40,8 +41,9 @@ $(VENV_RASA)/.installed: requirements/rasa.lock
 
 # --- packages from Debian: a CJK font (the printer simulator draws receipts as PNG), espeak-ng (speech: the
 # announcements, the voice counter), Chromium (browser tests of the pages), PortAudio (the counter's microphone and
-# loudspeaker) and ffmpeg (decoding WeChat voice notes) -----------------------------------------------------------
-SYSTEM_PACKAGES := fonts-wqy-microhei espeak-ng chromium libportaudio2 ffmpeg
+# loudspeaker), ffmpeg (decoding WeChat voice notes), nginx (the load balancer of the production configuration) and
+# redis-server (a Redis of their own for the fault tests) --------------------------------------------------------------
+SYSTEM_PACKAGES := fonts-wqy-microhei espeak-ng chromium libportaudio2 ffmpeg nginx redis-server
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -80,6 +82,10 @@ model: $(MODEL)
 # --- the two commands -----------------------------------------------------------------------------------
 run: system env model
 	@scripts/run.sh
+
+# The production configuration on this machine, against the local PostgreSQL and Redis (deploy/).
+run-prod: system env model
+	@$(PY) -m deploy
 
 chat: venv
 	@$(PY) scripts/chat.py
