@@ -83,9 +83,9 @@ model: $(MODEL)
 run: system env model
 	@scripts/run.sh
 
-# The production configuration on this machine, against the local PostgreSQL and Redis (deploy/).
+# The production configuration on this machine, against the local PostgreSQL and Redis (deploy/); reads .env too.
 run-prod: system env model
-	@$(PY) -m deploy
+	@set -a && { [ ! -f .env ] || . ./.env; } && set +a && $(PY) -m deploy
 
 chat: venv
 	@$(PY) scripts/chat.py

@@ -17,7 +17,7 @@ from backend.testing import (
     resident_id_number,
     temporary_postgres_database,
 )
-from bench.load import Figures, drive
+from bench.closed_loop import Figures, drive
 
 QUERIES = [
     "老年卡",
