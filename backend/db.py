@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Column, UniqueConstraint, event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,22 @@ def create_sync_engine_for(url: str | URL) -> Engine:
         _install_sqlite_pragmas(engine)
         return engine
     return create_engine(target, pool_pre_ping=True)
+
+
+def violates_unique(error: IntegrityError, column: Column[Any]) -> bool:
+    """True when ``error`` is a violation of the unique constraint on ``column`` alone, not of any other constraint.
+
+    PostgreSQL names the violated constraint (its name comes from the models' metadata); SQLite names its columns.
+    """
+    diag = getattr(error.orig, "diag", None)
+    if diag is not None:  # psycopg
+        names = {
+            c.name
+            for c in column.table.constraints
+            if isinstance(c, UniqueConstraint) and c.columns.keys() == [column.key]
+        }
+        return getattr(error.orig, "sqlstate", None) == "23505" and diag.constraint_name in names
+    return str(error.orig) == f"UNIQUE constraint failed: {column.table.name}.{column.name}"
 
 
 class Database:

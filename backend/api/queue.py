@@ -66,18 +66,18 @@ def _window(request: Request, window: int) -> int:
     headers=("Idempotency-Key", "X-Actor"),
 )
 async def take(request: Request):
-    """Take the next number of the day; ``ahead`` is how many are expected to be served first."""
+    """Take the next number of the day; ``ahead`` is how many are expected to be served first. 201 when taken;
+    200 with the same ticket when the Idempotency-Key was seen before."""
     body = parse_body(request, TicketCreate)
-    key = idempotency_key(request)
-    placed = await service.take_ticket(
+    taken = await service.take_ticket(
         request.app.ctx.db,
         body,
         actor=actor(request),
         today=today(request),
-        idempotency_key=key,
+        idempotency_key=idempotency_key(request),
         window_count=request.app.ctx.settings.window_count,
     )
-    return json(ticket_out(placed).model_dump(mode="json"), status=201)
+    return json(ticket_out(taken.placed).model_dump(mode="json"), status=201 if taken.created else 200)
 
 
 @queue.get("/tickets/<number:str>")

@@ -11,14 +11,16 @@ board and the announcements follow those events.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.schemas import TicketCreate
-from backend.db import Database
+from backend.db import Database, violates_unique
 from backend.errors import conflict, not_found
 from backend.models import (
     Channel,
@@ -34,6 +36,8 @@ from backend.models import (
 from backend.services import audit, notifications
 from backend.services.counters import next_value
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_SERVICE_MINUTES = 6.0
 """Minutes per resident assumed before today has enough served tickets to measure."""
 RECENT_SERVED = 20
@@ -47,6 +51,14 @@ class Placed:
     ticket: QueueTicket
     ahead: int
     wait_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class Taken:
+    """The ticket a take answers with, and whether this request took it (False: a replay of its Idempotency-Key)."""
+
+    placed: Placed
+    created: bool
 
 
 def _event(session: AsyncSession, today: dt.date, kind: str, number: str | None, window: int | None) -> None:
@@ -127,6 +139,17 @@ async def _ticket_with_ahead(session: AsyncSession, today: dt.date, ahead: int) 
     return None
 
 
+async def _ticket_for_key(session: AsyncSession, key: str) -> QueueTicket | None:
+    """The ticket taken earlier with this Idempotency-Key, if any."""
+    return (await session.execute(select(QueueTicket).where(QueueTicket.idempotency_key == key))).scalar_one_or_none()
+
+
+async def _placed(session: AsyncSession, ticket: QueueTicket, today: dt.date, open_windows: int) -> Placed:
+    """The ticket with the people ahead of it and the expected wait."""
+    ahead = await _ahead(session, ticket)
+    return Placed(ticket, ahead, await _estimated_wait(session, today, ahead, open_windows))
+
+
 async def take_ticket(
     db: Database,
     request: TicketCreate,
@@ -135,16 +158,43 @@ async def take_ticket(
     today: dt.date,
     idempotency_key: str | None,
     window_count: int = 1,
-) -> Placed:
-    """Issue the next number of the day in the category; a counter ticket is also spooled for printing."""
+) -> Taken:
+    """Issue the next number of the day in the category; a counter ticket is also spooled for printing. A request
+    repeated with the same ``idempotency_key`` gets the ticket the first one took, also while the first still runs."""
+    try:
+        return await _take(
+            db, request, actor=actor, today=today, idempotency_key=idempotency_key, window_count=window_count
+        )
+    except IntegrityError as error:
+        if not idempotency_key or not violates_unique(error, QueueTicket.__table__.c.idempotency_key):
+            raise
+        # Another request with the same key (a retry while this one ran) took its ticket after this one looked:
+        # this one's transaction, its number included, was rolled back, and the resident gets that ticket.
+        async with db.read() as session:
+            existing = await _ticket_for_key(session, idempotency_key)
+            if existing is None:
+                raise
+            placed = await _placed(session, existing, today, await _open_windows(session, window_count))
+        logger.info("ticket %s: taken by a concurrent request with the same Idempotency-Key", existing.number)
+        return Taken(placed, created=False)
+
+
+async def _take(
+    db: Database,
+    request: TicketCreate,
+    *,
+    actor: str,
+    today: dt.date,
+    idempotency_key: str | None,
+    window_count: int,
+) -> Taken:
+    """One attempt, in one transaction: the ticket of the key if it has one, else a new number."""
     async with db.write() as session:
         open_windows = await _open_windows(session, window_count)
         if idempotency_key:
-            found = await session.execute(select(QueueTicket).where(QueueTicket.idempotency_key == idempotency_key))
-            existing = found.scalar_one_or_none()
+            existing = await _ticket_for_key(session, idempotency_key)
             if existing is not None:
-                ahead = await _ahead(session, existing)
-                return Placed(existing, ahead, await _estimated_wait(session, today, ahead, open_windows))
+                return Taken(await _placed(session, existing, today, open_windows), created=False)
         seq = await next_value(session, f"queue:{today.isoformat()}:{request.category.value}")
         ticket = QueueTicket(
             service_day=today,
@@ -175,7 +225,7 @@ async def take_ticket(
         audit.record(session, actor, "queue.take", "ticket", ticket.number, channel=request.channel.value)
         _event(session, today, "taken", ticket.number, None)
         wait = await _estimated_wait(session, today, ahead, open_windows)
-    return Placed(ticket, ahead, wait)
+    return Taken(Placed(ticket, ahead, wait), created=True)
 
 
 async def _current(session: AsyncSession, today: dt.date, window: int) -> QueueTicket | None:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from backend.catalog.schema import Catalog
-from tests.conftest import Api, make_app, running
+from backend.db import violates_unique
+from backend.models import Channel, QueueTicket, TicketCategory, TicketStatus
+from backend.services import queue as queue_service
+from tests.conftest import Api, Response, make_app, running
+
+TICKETS = "/api/v1/queue/tickets"
 
 
 async def take(api: Api, category: str = "A", channel: str = "counter") -> dict:
@@ -109,8 +119,108 @@ async def test_numbering_survives_a_restart_and_restarts_each_day(database_url: 
         assert (await take(second))["number"] == "A001"
 
 
-async def test_idempotent_ticket(api: Api) -> None:
-    headers = {"Idempotency-Key": "wx-take-1"}
-    a = await api.post("/api/v1/queue/tickets", json={"channel": "wechat"}, headers=headers)
-    b = await api.post("/api/v1/queue/tickets", json={"channel": "wechat"}, headers=headers)
-    assert a.json["number"] == b.json["number"] == "A001"
+async def take_with_key(api: Api, key: str) -> Response:
+    return await api.post(TICKETS, json={"category": "A", "channel": "wechat"}, headers={"Idempotency-Key": key})
+
+
+async def tickets_per_key(api: Api) -> dict[str | None, int]:
+    """How many ticket rows each Idempotency-Key has (None: taken without a key)."""
+    async with api.app.ctx.db.read() as session:
+        rows = await session.execute(
+            select(QueueTicket.idempotency_key, func.count(QueueTicket.id)).group_by(QueueTicket.idempotency_key)
+        )
+        return {key: int(count) for key, count in rows.all()}
+
+
+async def test_a_replay_answers_200_with_the_same_ticket_and_another_key_takes_a_new_one(api: Api) -> None:
+    first, again = await take_with_key(api, "wx-take-1"), await take_with_key(api, "wx-take-1")
+    assert (first.status, again.status) == (201, 200), (first.json, again.json)
+    assert again.json == first.json and first.json["number"] == "A001"
+    other = await take_with_key(api, "wx-take-2")
+    assert other.status == 201 and other.json["number"] == "A002"
+    assert await tickets_per_key(api) == {"wx-take-1": 1, "wx-take-2": 1}
+
+
+async def test_two_concurrent_takes_with_one_key_take_one_ticket(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The action server retries while its first attempt still runs in the backend. On PostgreSQL the hook holds
+    each request after its key look-up until both have looked, so both miss and the second insert hits the unique
+    key; on SQLite writes queue one after the other (BEGIN IMMEDIATE), so there the second finds the first ticket."""
+    racing = api.app.ctx.db.engine.dialect.name == "postgresql"
+    look_up = queue_service._ticket_for_key
+    missed, both_looked = 0, asyncio.Event()
+
+    async def look_up_then_wait(session: AsyncSession, key: str) -> QueueTicket | None:
+        nonlocal missed
+        found = await look_up(session, key)
+        if found is None:
+            missed += 1
+            if missed == 2:
+                both_looked.set()
+            if racing:
+                await asyncio.wait_for(both_looked.wait(), 10)
+        return found
+
+    monkeypatch.setattr(queue_service, "_ticket_for_key", look_up_then_wait)
+    responses = await asyncio.gather(
+        take_with_key(api, "retry-while-running"), take_with_key(api, "retry-while-running")
+    )
+    assert sorted(r.status for r in responses) == [200, 201], [r.json for r in responses]
+    assert responses[0].json["id"] == responses[1].json["id"] and responses[0].json["number"] == "A001"
+    assert missed == (2 if racing else 1)  # on PostgreSQL the race really happened
+    assert await tickets_per_key(api) == {"retry-while-running": 1}
+    assert (await take(api))["number"] == "A002"  # the losing insert's number was rolled back with it
+
+
+async def test_a_key_committed_between_look_up_and_insert_answers_with_that_ticket(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same race, forced on both databases: the look-up misses a ticket that another request with the key
+    committed just after it looked, so the insert hits the unique key."""
+    first = await take_with_key(api, "late-commit")
+    look_up = queue_service._ticket_for_key
+    stale = [None]
+
+    async def stale_once(session: AsyncSession, key: str) -> QueueTicket | None:
+        return stale.pop() if stale else await look_up(session, key)
+
+    monkeypatch.setattr(queue_service, "_ticket_for_key", stale_once)
+    again = await take_with_key(api, "late-commit")
+    assert not stale  # the stale look-up was used
+    assert again.status == 200, again.json
+    assert again.json["id"] == first.json["id"] and again.json["number"] == "A001"
+    assert await tickets_per_key(api) == {"late-commit": 1}
+    assert (await take(api))["number"] == "A002"
+
+
+async def test_another_integrity_error_is_not_taken_for_a_replay(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the Idempotency-Key's unique constraint means "taken already": a number issued twice is an error."""
+    await take_with_key(api, "k-1")
+
+    async def number_one_again(_session: AsyncSession, _name: str) -> int:
+        return 1
+
+    monkeypatch.setattr(queue_service, "next_value", number_one_again)
+    broken = await take_with_key(api, "k-2")
+    assert broken.status == 500 and broken.json["error"]["code"] == "internal_error"
+    assert await tickets_per_key(api) == {"k-1": 1}
+
+    async def insert_error(seq: int, key: str) -> IntegrityError:
+        with pytest.raises(IntegrityError) as raised:
+            async with api.app.ctx.db.write() as session:
+                day = (await session.execute(select(QueueTicket.service_day))).scalar_one()
+                session.add(
+                    QueueTicket(
+                        service_day=day,
+                        category=TicketCategory.GENERAL,
+                        seq=seq,
+                        number=f"A{seq:03d}",
+                        channel=Channel.WECHAT,
+                        status=TicketStatus.WAITING,
+                        idempotency_key=key,
+                    )
+                )
+        return raised.value
+
+    key_column = QueueTicket.__table__.c.idempotency_key
+    assert violates_unique(await insert_error(99, "k-1"), key_column)
+    assert not violates_unique(await insert_error(1, "k-3"), key_column)

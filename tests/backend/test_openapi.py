@@ -43,3 +43,11 @@ async def test_document_is_valid_and_complete(sqlite_api: Api) -> None:
     assert {p["name"] for p in create["parameters"]} >= {"Idempotency-Key"}
     case_create = document["components"]["schemas"]["CaseCreate"]
     assert set(case_create["required"]) == {"item_id", "resident", "channel"}
+
+
+async def test_the_document_says_a_replayed_take_answers_200(sqlite_api: Api) -> None:
+    document = (await sqlite_api.get("/api/v1/openapi.json")).json
+    operation = document["paths"]["/api/v1/queue/tickets"]["post"]
+    ticket = {"application/json": {"schema": {"$ref": "#/components/schemas/TicketOut"}}}
+    assert operation["responses"]["201"]["content"] == operation["responses"]["200"]["content"] == ticket
+    assert "Idempotency-Key" in {p["name"] for p in operation["parameters"]}
