@@ -1,6 +1,6 @@
-"""State the WeChat channel shares between its instances: which deliveries were seen (and what was answered),
-each follower's customer-service allowance, messages waiting for an allowance or for another try (and which
-followers have those), and the access token.
+"""State the WeChat channel shares between its instances: which deliveries were seen (who works on them, what was
+answered), which instances are alive, each follower's customer-service allowance, messages waiting for an allowance
+or for another try (and which followers have those), and the access token.
 
 Redis when ``REDIS_URL`` is set (several machines); otherwise an embedded SQLite file, which the processes of one
 machine share. Both are synchronous and fast; async callers run them with ``asyncio.to_thread``.
@@ -27,6 +27,10 @@ class SharedState(Protocol):
 
     def claim(self, key: str, value: str, ttl_s: float) -> bool:
         """Store ``value`` under ``key`` unless the key exists; True when this caller stored it."""
+
+    def replace(self, key: str, expected: str, value: str, ttl_s: float) -> bool:
+        """Store ``value`` under ``key`` (for ``ttl_s``) only if the key holds ``expected``; True when this caller
+        replaced it (compare-and-set: of several callers expecting the same value, one wins)."""
 
     def get(self, key: str) -> str | None: ...
 
@@ -62,6 +66,10 @@ class RedisState:
         "if v and tonumber(v) > 0 then redis.call('DECR', KEYS[1]) return 1 end return 0"
     )
     _REFUND = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCR', KEYS[1]) return 1 end return 0"
+    _REPLACE = (
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+        "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0"
+    )
 
     def __init__(self, url: str) -> None:
         import redis
@@ -69,9 +77,13 @@ class RedisState:
         self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
         self._take = self.redis.register_script(self._TAKE)
         self._refund = self.redis.register_script(self._REFUND)
+        self._replace = self.redis.register_script(self._REPLACE)
 
     def claim(self, key: str, value: str, ttl_s: float) -> bool:
         return bool(self.redis.set(key, value, nx=True, px=int(ttl_s * 1000)))
+
+    def replace(self, key: str, expected: str, value: str, ttl_s: float) -> bool:
+        return bool(self._replace(keys=[key], args=[expected, value, int(ttl_s * 1000)]))
 
     def get(self, key: str) -> str | None:
         return self.redis.get(key)
@@ -155,6 +167,13 @@ class SqliteState:
             if self._live(db, key) is not None:
                 return False
             db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?)", (key, value, time.time() + ttl_s))
+            return True
+
+    def replace(self, key: str, expected: str, value: str, ttl_s: float) -> bool:
+        with self._transaction() as db:
+            if self._live(db, key) != expected:
+                return False
+            db.execute("UPDATE entries SET value = ?, expires_at = ? WHERE key = ?", (value, time.time() + ttl_s, key))
             return True
 
     def get(self, key: str) -> str | None:

@@ -6,9 +6,13 @@ shows the follower "该公众号暂时无法提供服务". So:
 
 1. Every POST is checked before anything runs: size, signature, timestamp window, harmless XML, and in safe mode
    the message signature and decryption. A failure is answered with 403/400/413 and nothing is processed.
-2. Each message is claimed once in the shared state (MsgId; events: FromUserName + CreateTime). A repeated
-   delivery gets the same passive answer as the first (or "success" while the first is still being worked on):
-   one turn, one case, however often WeChat retries and whichever instance the retry reaches.
+2. Each message is claimed once in the shared state (MsgId; events: FromUserName + CreateTime), in the name of the
+   instance that works on it; every instance renews a short-lived liveness key while it runs (`keep_alive_forever`).
+   A repeated delivery (WeChat's retry, or nginx resending to another instance) runs nothing and gets the same
+   passive answer as the first: while the first is being worked on, it waits for that answer within the reply
+   budget ("success" if it does not come in time: WeChat retries). If the instance working on it died (its
+   liveness key expired), one repeated delivery takes the claim over atomically and runs the turn as a first
+   delivery. One turn, one case, however often WeChat retries and whichever instance the retry reaches.
 3. The turn runs as its own task. Done within the reply budget: the answer goes back passively, as one merged
    text. Otherwise the follower gets an acknowledgement at once and the answer follows through the
    customer-service API when the turn ends (`wechat.delivery`).
@@ -21,6 +25,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +53,16 @@ BUSY = "抱歉，系统有点忙，请稍后再发一次。"
 DEDUP_TTL_S = 600
 """WeChat's retries come within ~15 s; remembering deliveries for 10 minutes is ample."""
 IN_PROGRESS = "\x00in-progress"
+"""A claimed delivery being worked on: ``IN_PROGRESS:<instance id>`` (bare: written before instances had ids, owner
+unknown and taken to be alive). Answers are stored as JSON, which never starts with NUL."""
+LIVENESS_TTL_S = 3.0
+"""An instance counts as alive this long after its last heartbeat; a killed one's deliveries are taken over then."""
+HEARTBEAT_INTERVAL_S = 1.0
+"""How often each instance renews its liveness key."""
+POLL_S = 0.1
+"""How often a repeated delivery looks for the answer to the first."""
+HEARTBEAT_LOG_EVERY_S = 60.0
+"""While the heartbeat keeps failing, at most one log line per this many seconds."""
 _NUMBER = re.compile(r"[0-9]{1,20}")
 """CreateTime and MsgId: ASCII digits, no longer than a 64-bit number."""
 
@@ -77,6 +92,19 @@ def delivery_key(message: BaseMessage) -> str:
     return f"wechat:delivery:event:{message.source}:{int(message.time)}:{event}:{key}"
 
 
+def liveness_key(instance_id: str) -> str:
+    """Where an instance's heartbeat lives in the shared state."""
+    return f"wechat:instance:{instance_id}"
+
+
+def _owner(stored: str) -> str | None:
+    """The instance working on a delivery whose stored value is ``stored`` ("" when unknown); None if answered."""
+    if stored == IN_PROGRESS:
+        return ""
+    prefix = IN_PROGRESS + ":"
+    return stored[len(prefix) :] if stored.startswith(prefix) else None
+
+
 class WeChatWebhook:
     """Answers WeChat's GET (verification) and POST (messages and events) requests."""
 
@@ -94,6 +122,8 @@ class WeChatWebhook:
         self.run_turn = run_turn
         self.recognize = recognize
         self.crypto = WeChatCrypto(settings.token, settings.aes_key, settings.appid) if settings.safe_mode else None
+        self.instance_id = uuid.uuid4().hex
+        self._in_progress = f"{IN_PROGRESS}:{self.instance_id}"
         self._background: set[asyncio.Task[Any]] = set()
 
     # --- GET: the URL check WeChat makes when the server address is configured -------------------------------
@@ -108,19 +138,42 @@ class WeChatWebhook:
 
     # --- POST: messages and events ---------------------------------------------------------------------------
     async def receive(self, query: Mapping[str, str], body: bytes) -> HttpReply:
+        received = time.monotonic()
         try:
             message = self._authentic_message(query, body)
         except Refused as refused:
             log.warning("WeChat request refused (%d): %s", refused.status, refused.reason)
             return HttpReply(refused.status, "forbidden" if refused.status == 403 else "bad request")
         key = delivery_key(message)
-        first = await self._claim(key)
-        if not first:
-            return self._repeat(query, message, await self._previous_answer(key))
-        answer = await self._answer(message)
-        if answer is not None:
-            await self._remember(key, answer)
+        if await self._claim(key):
+            return await self._first(query, message, key, received)
+        return await self._repeat(query, message, key, received)
+
+    async def _first(self, query: Mapping[str, str], message: BaseMessage, key: str, received: float) -> HttpReply:
+        """The delivery this instance claimed: answer it, and store the answer for the repeats."""
+        answer = await self._answer(message, received)
+        await self._remember(key, answer or "")  # "" also ends the claim: a repeat gets "success" without waiting
         return self._passive(query, message, answer)
+
+    async def _repeat(self, query: Mapping[str, str], message: BaseMessage, key: str, received: float) -> HttpReply:
+        """A repeated delivery: the first piece of the first one's answer, waiting for it within the reply budget
+        ("success" if none comes); if the instance working on it died, one repeat takes it over and answers it."""
+        deadline = received + self.settings.reply_budget_s
+        while True:
+            stored = await self._stored(key)
+            if stored is None:  # forgotten, or the store is unreachable: nothing to answer with
+                return SUCCESS
+            owner = _owner(stored)
+            if owner is None:
+                previous = json.loads(stored)
+                return self._render(query, message, split(previous)[0]) if previous else SUCCESS
+            if not await self._alive(owner) and await self._take_over(key, stored):
+                log.warning("instance %s died working on a WeChat delivery; this instance answers it", owner)
+                return await self._first(query, message, key, received)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return SUCCESS
+            await asyncio.sleep(min(POLL_S, left))
 
     def _authentic_message(self, query: Mapping[str, str], body: bytes) -> BaseMessage:
         if len(body) > self.settings.max_body_bytes:
@@ -160,9 +213,9 @@ class WeChatWebhook:
         except Exception as exc:  # a field of the wrong shape: wechatpy's parser gives up
             raise Refused(400, f"unreadable WeChat message ({type(exc).__name__})") from None
 
-    async def _answer(self, message: BaseMessage) -> str | None:
-        """The passive answer to a first delivery (None: nothing to say)."""
-        openid, received = message.source, time.monotonic()
+    async def _answer(self, message: BaseMessage, received: float) -> str | None:
+        """The passive answer to a first delivery received at ``received`` (None: nothing to say)."""
+        openid = message.source
         inbound = await interpret(message, self.recognize)  # a voice note may be recognised here: on the clock
         held: list[str] = []
         if inbound.unfollowed:
@@ -207,12 +260,6 @@ class WeChatWebhook:
             self._keep(asyncio.ensure_future(self.customer_service.deliver_pieces(message.source, pieces[1:])))
         return self._render(query, message, pieces[0])
 
-    def _repeat(self, query: Mapping[str, str], message: BaseMessage, previous: str | None) -> HttpReply:
-        """A repeated delivery: the first piece of the same answer again, running nothing ("success" if none yet)."""
-        if previous is None or previous == IN_PROGRESS:
-            return SUCCESS
-        return self._render(query, message, split(json.loads(previous))[0])
-
     def _render(self, query: Mapping[str, str], message: BaseMessage, text: str) -> HttpReply:
         """A text reply to ``message`` as XML, encrypted in safe mode."""
         xml = TextReply(source=_cdata(message.target), target=_cdata(message.source), content=_cdata(text)).render()
@@ -222,13 +269,24 @@ class WeChatWebhook:
 
     # --- shared state, degrading gracefully when it is unreachable ------------------------------------------
     async def _claim(self, key: str) -> bool:
-        return await self._guarded(asyncio.to_thread(self.state.claim, key, IN_PROGRESS, DEDUP_TTL_S), True)
+        return await self._guarded(asyncio.to_thread(self.state.claim, key, self._in_progress, DEDUP_TTL_S), True)
+
+    async def _take_over(self, key: str, stored: str) -> bool:
+        """Claim a delivery from a dead instance; of several instances trying, one succeeds."""
+        replace = asyncio.to_thread(self.state.replace, key, stored, self._in_progress, DEDUP_TTL_S)
+        return bool(await self._guarded(replace, False))
 
     async def _remember(self, key: str, answer: str) -> None:
         await self._guarded(asyncio.to_thread(self.state.put, key, json.dumps(answer), DEDUP_TTL_S), None)
 
-    async def _previous_answer(self, key: str) -> str | None:
+    async def _stored(self, key: str) -> str | None:
         return await self._guarded(asyncio.to_thread(self.state.get, key), None)
+
+    async def _alive(self, owner: str) -> bool:
+        """Whether the instance ``owner`` still runs; unknown owners, and any doubt (the store failing), say yes."""
+        if not owner or owner == self.instance_id:
+            return True
+        return await self._guarded(asyncio.to_thread(self.state.get, liveness_key(owner)), "unknown") is not None
 
     async def _guarded(self, operation: Awaitable[Any], fallback: Any) -> Any:
         """Run a shared-state operation; if the store is down, log it and carry on with ``fallback``."""
@@ -242,6 +300,36 @@ class WeChatWebhook:
     def _keep(self, task: asyncio.Future[Any]) -> None:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def keep_alive_forever(self, interval_s: float = HEARTBEAT_INTERVAL_S, ttl_s: float = LIVENESS_TTL_S) -> None:
+        """Renew this instance's liveness key every ``interval_s`` seconds (valid ``ttl_s``) until cancelled, so the
+        other instances leave the deliveries it works on to it.
+
+        If the shared state is unreachable, that is logged (with its traceback the first time, then at most once
+        every HEARTBEAT_LOG_EVERY_S) and the next beat tries again.
+        """
+        if not 0 < interval_s < ttl_s:
+            raise ValueError(f"the heartbeat ({interval_s} s) must come more often than its key expires ({ttl_s} s)")
+        key, logged = liveness_key(self.instance_id), 0.0
+        failing_since: float | None = None
+        while True:
+            try:
+                await asyncio.to_thread(self.state.put, key, "alive", ttl_s)
+            except Exception as exc:
+                now = time.monotonic()
+                if failing_since is None:
+                    log.exception("cannot renew this instance's liveness key; trying again every %.1f s", interval_s)
+                    failing_since, logged = now, now
+                elif now - logged >= HEARTBEAT_LOG_EVERY_S:
+                    log.warning(
+                        "the liveness key still cannot be renewed (%.0f s): %s", now - failing_since, type(exc).__name__
+                    )
+                    logged = now
+            else:
+                if failing_since is not None:
+                    log.info("this instance's liveness key is renewed again")
+                failing_since = None
+            await asyncio.sleep(interval_s)
 
     async def drain(self, timeout_s: float = 30) -> None:
         """Wait for late answers still being worked on or delivered (on shutdown)."""

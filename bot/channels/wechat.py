@@ -6,7 +6,8 @@ the follower's OpenID. Configured from the environment (WECHAT_TOKEN, WECHAT_APP
 REDIS_URL; see `wechat.settings`); keys under this channel in credentials.yml override them. Voice notes without
 WeChat's recognition go to the backend's speech recognition (`wechat.voice_notes`, at BACKEND_URL). While the server
 runs, a task resends the customer-service messages a failing API did not take (`wechat.delivery.sweep_forever`,
-every WECHAT_RETRY_INTERVAL_S).
+every WECHAT_RETRY_INTERVAL_S), and another keeps the instance's liveness key, by which the other instances know
+whether to take over a delivery it claimed (`WeChatWebhook.keep_alive_forever`).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class WeChatInput(InputChannel):
         webhook = WeChatWebhook(settings, state, customer_service, run_turn, voice_notes)
         wechat = Blueprint("wechat_webhook", __name__)
         sweeper: list[asyncio.Task[None]] = []
+        heartbeat: list[asyncio.Task[None]] = []
 
         @wechat.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -85,6 +87,10 @@ class WeChatInput(InputChannel):
             return _http(await webhook.receive(_query(request), body))
 
         @wechat.listener("after_server_start")
+        async def start_keeping_alive(*_: Any) -> None:
+            heartbeat.append(asyncio.create_task(webhook.keep_alive_forever()))
+
+        @wechat.listener("after_server_start")
         async def start_resending(*_: Any) -> None:
             # Customer-service messages the API failed to take are resent by a sweep in each instance.
             if not api.configured:
@@ -95,17 +101,28 @@ class WeChatInput(InputChannel):
 
         @wechat.listener("before_server_stop")
         async def stop_resending(*_: Any) -> None:
-            while sweeper:
-                task = sweeper.pop()
-                task.cancel()  # a sweep in progress still sends or keeps the messages it holds
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await _cancel(sweeper)  # a sweep in progress still sends or keeps the messages it holds
 
         @wechat.listener("before_server_stop")
         async def finish_late_answers(*_: Any) -> None:
             await webhook.drain()
 
+        @wechat.listener("after_server_stop")
+        async def stop_keeping_alive(*_: Any) -> None:
+            # Not before the server stops: Sanic runs before_server_stop while requests are still being answered, and
+            # a turn still running must not be taken over by another instance.
+            await _cancel(heartbeat)
+
         return wechat
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the background tasks and wait for them to end."""
+    while tasks:
+        task = tasks.pop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _query(request: Request) -> dict[str, str]:

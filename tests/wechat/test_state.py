@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -44,6 +45,43 @@ def test_claims_expire(new_client: Callable[[], SharedState]) -> None:
     time.sleep(0.12)
     assert state.get(key) is None
     assert state.claim(key, "b", 60)
+
+
+def test_only_one_of_many_concurrent_replaces_wins(new_client: Callable[[], SharedState]) -> None:
+    clients = [new_client() for _ in range(8)]
+    for _ in range(10):  # rounds: the race is short
+        key, start = _key("delivery"), threading.Barrier(8)
+        clients[0].put(key, "dead owner", 60)
+
+        def replace(n: int, key: str = key, start: threading.Barrier = start) -> bool:
+            start.wait()  # all at once
+            return clients[n].replace(key, "dead owner", f"taker-{n}", 60)
+
+        with ThreadPoolExecutor(8) as pool:
+            wins = list(pool.map(replace, range(8)))
+        assert wins.count(True) == 1
+        assert clients[5].get(key) == f"taker-{wins.index(True)}"
+
+
+def test_replace_changes_only_the_expected_live_value_and_sets_its_ttl(new_client: Callable[[], SharedState]) -> None:
+    a, b = new_client(), new_client()
+    key = _key("delivery")
+    assert not a.replace(key, "old", "new", 60)  # nothing there: nothing is created
+    assert b.get(key) is None
+    b.put(key, "other", 60)
+    assert not a.replace(key, "old", "new", 60)
+    assert b.get(key) == "other"
+    b.put(key, "old", 0.05)
+    assert a.replace(key, "old", "new", 60)
+    time.sleep(0.12)
+    assert b.get(key) == "new"  # the new TTL, not the old one
+    assert b.replace(key, "new", "newer", 0.05)
+    time.sleep(0.12)
+    assert a.get(key) is None
+    b.put(key, "old", 0.05)
+    time.sleep(0.12)
+    assert not a.replace(key, "old", "new", 60)  # an expired value is no value
+    assert b.get(key) is None
 
 
 def test_an_allowance_is_used_exactly_once_per_unit(new_client: Callable[[], SharedState]) -> None:

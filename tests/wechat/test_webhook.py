@@ -185,14 +185,23 @@ async def test_three_deliveries_of_one_message_make_one_turn_and_the_same_answer
     assert [r[1].content for r in replies] == [harness.bot.answer] * 3
 
 
-async def test_a_retry_while_the_first_delivery_is_still_working_gets_success(tmp_path: Path) -> None:
+async def test_a_retry_while_the_first_delivery_is_still_working_waits_for_its_answer(tmp_path: Path) -> None:
     harness = _harness(tmp_path, delay_s=0.3)
     xml = harness.wire.xml("text", Content="查进度", msg_id=next(_ids))
     first = asyncio.create_task(harness.send(xml))
     await asyncio.sleep(0.1)
-    assert await harness.send(xml) == (200, "success")
-    assert (await first)[1].content == harness.bot.answer
+    _, retried = await harness.send(xml)
+    assert retried.content == (await first)[1].content == harness.bot.answer
     assert len(harness.bot.turns) == 1
+
+
+async def test_a_retry_of_a_delivery_answered_with_nothing_gets_success_at_once(tmp_path: Path) -> None:
+    harness = _harness(tmp_path)
+    unfollow = harness.wire.xml("event", Event="unsubscribe", created=int(time.time()) - 3)
+    assert await harness.send(unfollow) == (200, "success")
+    started = time.monotonic()
+    assert await harness.send(unfollow) == (200, "success")
+    assert time.monotonic() - started < 0.5  # not a wait for the budget (2 s)
 
 
 @pytest.mark.parametrize(
