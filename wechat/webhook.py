@@ -150,10 +150,23 @@ class WeChatWebhook:
         return await self._repeat(query, message, key, received)
 
     async def _first(self, query: Mapping[str, str], message: BaseMessage, key: str, received: float) -> HttpReply:
-        """The delivery this instance claimed: answer it, and store the answer for the repeats."""
+        """The delivery this instance claimed: answer it, and store the answer for the repeats.
+
+        The work is shielded from this request: when WeChat hangs up first (Sanic then cancels the handler), the
+        answer is still stored for WeChat's retry, and the rest of a long answer or a late one still goes out by
+        customer service."""
+        work = asyncio.ensure_future(self._answer_and_store(message, key, received))
+        self._keep(work)
+        answer = await asyncio.shield(work)
+        return self._render(query, message, split(answer)[0]) if answer else SUCCESS
+
+    async def _answer_and_store(self, message: BaseMessage, key: str, received: float) -> str | None:
+        """The answer to a first delivery, stored for the repeats; pieces after the first go by customer service."""
         answer = await self._answer(message, received)
         await self._remember(key, answer or "")  # "" also ends the claim: a repeat gets "success" without waiting
-        return self._passive(query, message, answer)
+        if answer and len(pieces := split(answer)) > 1:
+            self._keep(asyncio.ensure_future(self.customer_service.deliver_pieces(message.source, pieces[1:])))
+        return answer
 
     async def _repeat(self, query: Mapping[str, str], message: BaseMessage, key: str, received: float) -> HttpReply:
         """A repeated delivery: the first piece of the first one's answer, waiting for it within the reply budget
@@ -250,15 +263,6 @@ class WeChatWebhook:
         if turn.cancelled():
             return
         await self.customer_service.deliver(openid, turn.result())
-
-    def _passive(self, query: Mapping[str, str], message: BaseMessage, answer: str | None) -> HttpReply:
-        """The passive reply: the answer's first piece (the rest by customer service)."""
-        if not answer:
-            return SUCCESS
-        pieces = split(answer)
-        if len(pieces) > 1:
-            self._keep(asyncio.ensure_future(self.customer_service.deliver_pieces(message.source, pieces[1:])))
-        return self._render(query, message, pieces[0])
 
     def _render(self, query: Mapping[str, str], message: BaseMessage, text: str) -> HttpReply:
         """A text reply to ``message`` as XML, encrypted in safe mode."""

@@ -273,6 +273,30 @@ async def test_a_slow_turn_is_acknowledged_in_time_and_delivered_by_customer_ser
     assert harness.api.sent == [(OPENID, harness.bot.answer)]
 
 
+async def test_when_wechat_hangs_up_first_the_answer_still_reaches_the_follower(tmp_path: Path) -> None:
+    # WeChat gives up after 5 s and closes the connection; Sanic then cancels the request's handler.
+    harness = _harness(tmp_path, budget_s=0.3, delay_s=0.6)
+    xml = harness.wire.xml("text", Content="我想办居住证")
+    handler = asyncio.ensure_future(harness.send(xml))
+    await asyncio.sleep(0.1)
+    handler.cancel()  # hung up before the acknowledgement
+    await harness.webhook.drain()
+    assert harness.api.sent == [(OPENID, harness.bot.answer)]  # the late answer went out anyway
+    _, reply = await harness.send(xml)  # WeChat's retry: what the first delivery answered, and no second turn
+    assert reply.content == ACKNOWLEDGEMENT and len(harness.bot.turns) == 1
+
+
+async def test_when_wechat_hangs_up_on_a_quick_turn_its_retry_gets_the_answer(tmp_path: Path) -> None:
+    harness = _harness(tmp_path, budget_s=2.0, delay_s=0.2)
+    xml = harness.wire.xml("text", Content="我想办居住证")
+    handler = asyncio.ensure_future(harness.send(xml))
+    await asyncio.sleep(0.05)
+    handler.cancel()
+    await harness.webhook.drain()
+    _, reply = await harness.send(xml)
+    assert reply.content == harness.bot.answer and len(harness.bot.turns) == 1 and harness.api.sent == []
+
+
 async def test_recognising_a_voice_note_counts_against_the_reply_budget(tmp_path: Path) -> None:
     harness = _harness(tmp_path, budget_s=0.5, delay_s=0.3)  # the turn alone would fit the budget
 
