@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -18,6 +19,13 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 20.0
 """A part asked to stop (SIGTERM) that is still running after this long is killed."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for the parts nobody outside needs to find)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class PartFailed(RuntimeError):

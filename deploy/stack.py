@@ -26,9 +26,8 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from backend.testing import free_port
 from deploy import postgres
-from deploy.processes import Part
+from deploy.processes import Part, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"

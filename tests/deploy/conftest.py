@@ -1,7 +1,7 @@
 """The production configuration for the fault tests: nginx, two Rasa instances, two action servers and two backend
 replicas on the local PostgreSQL (throw-away databases), a Redis of the stack's own (so one test can stop it),
-the WeChat simulator and the printer simulators. Started once for every test in this folder (about 2–3 minutes:
-two Rasa instances load their model at once)."""
+the WeChat simulator and the printer simulators. Started once for the tests in this folder (1–3 minutes: two Rasa
+instances load their model at once) and stopped after them."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def case_number_in(replies: list[str]) -> str | None:
     return next((r.split("办件编号是 ")[1][:16] for r in replies if "办件编号是" in r), None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped after this folder's tests, not kept running through the others
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prod]:
     if SKIP_POSTGRES:
         pytest.skip("JIUJIN_SKIP_POSTGRES=1: the production configuration runs on PostgreSQL")
