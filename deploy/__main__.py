@@ -27,7 +27,7 @@ def supervise(stack: ProductionStack, stop: threading.Event) -> None:
         for part in stack.parts.values():
             if part.process is not None and not part.running:
                 log.warning("%s stopped (exit %s): restarting it", part.name, part.process.returncode)
-                part.process = None
+                part.kill()  # what is left of it (a server's workers would keep its port)
                 part.start()
                 try:
                     part.wait_ready()
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-devices", action="store_true", help="no printer workers and simulators")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the health checks (one carries Rasa's API token)
     # A real Official Account when WECHAT_APPID is set; otherwise development credentials and the WeChat simulator.
     real_wechat = bool(os.environ.get("WECHAT_APPID"))
     wechat = {k: v for k, v in os.environ.items() if k.startswith("WECHAT_")} if real_wechat else None
@@ -72,7 +73,7 @@ def _banner(stack: ProductionStack, folder: Path) -> str:
         f"  front (nginx)   {stack.front}",
         f"  WeChat webhook  {stack.front}/webhooks/wechat/webhook",
         f"  chat (REST)     POST {stack.front}/webhooks/rest/webhook",
-        f"  backend API     {stack.front}/api/v1/items",
+        f"  backend API     {stack.front}/api/v1/items (public reads); {stack.internal}/api/v1 (everything)",
         f"  console         {stack.front}/console",
         f"  parts           {', '.join(stack.parts)}",
         f"  databases       {stack.database_url} (cases), {stack.tracker_database_url} (conversations)",

@@ -85,7 +85,8 @@ class Part:
             time.sleep(0.25)
 
     def stop(self) -> None:
-        """SIGTERM to the part's process group, then SIGKILL after the grace period."""
+        """SIGTERM to the part's process group, then SIGKILL after the grace period. A part whose first process
+        already died may have left others of its group running (a server's workers): they are killed."""
         if self.process is None:
             return
         if self.process.poll() is None:
@@ -94,13 +95,13 @@ class Part:
                 self.process.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop within %.0f s: killing it", self.name, STOP_GRACE_S)
-                self._signal(signal.SIGKILL)
-                self.process.wait()
+        self._signal(signal.SIGKILL)  # whatever of the group is left
+        self.process.wait()
         self.process = None
 
     def kill(self) -> None:
-        """SIGKILL, as a crash or a pulled plug would: no clean-up runs."""
-        if self.process is not None and self.process.poll() is None:
+        """SIGKILL to the whole process group, as a crash or a pulled plug would: no clean-up runs."""
+        if self.process is not None:
             self._signal(signal.SIGKILL)
             self.process.wait()
         self.process = None

@@ -16,7 +16,6 @@ de-duplication, allowances and the access token).
 from __future__ import annotations
 
 import secrets
-import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -131,8 +130,8 @@ def _render_nginx(folder: Path, listeners: dict[str, int], parts: dict[str, list
 
 def _parts(config: StackConfig, folder: Path) -> tuple[ProductionStack, list[list[str]]]:
     """Every part, and the order to start them in (groups started together)."""
-    if not Path(NGINX).exists() and shutil.which("nginx") is None:
-        raise RuntimeError("nginx is not installed: run 'make system' (Debian's nginx package)")
+    if not Path(NGINX).exists():
+        raise RuntimeError(f"nginx is not installed at {NGINX}: run 'make system' (Debian's nginx package)")
     n = config.instances
     listeners = {"front": config.front_port or free_port(), "internal": free_port(), "actions": free_port()}
     ports = {kind: [free_port() for _ in range(n)] for kind in ("rasa", "actions", "backend")}
