@@ -38,14 +38,14 @@ from backend.catalog.eligibility import check_eligibility
 from backend.catalog.schema import Item, ResidenceRule
 from backend.console.guard import staff_page
 from backend.console.render import not_visible, render
-from backend.console.visit_photos import limits, overflow_message, with_photos
+from backend.console.visit_photos import checked_photos, overflow_message, with_photos
 from backend.console.visits import WORKERS, done_message, visible_visit, visits_of
 from backend.errors import ApiError
 from backend.identity import mask_phone
 from backend.models import CaseAttachment, Visit, VisitFiling, VisitStatus, as_utc, utcnow
 from backend.services import audit
 from backend.services import cases as case_service
-from backend.uploads import SIGNATURE, STAGING_KEY, PhotoRefused, PhotoStore, check_photo
+from backend.uploads import SIGNATURE, STAGING_KEY, PhotoStore
 
 logger = logging.getLogger(__name__)
 
@@ -168,16 +168,9 @@ async def _take_photos(request: Request, staging: str, labels: dict[str, str]) -
         material = field.removeprefix("photo:")
         if not field.startswith("photo:") or material not in labels:
             continue
-        for upload in files:
-            if not upload.body and not upload.name:
-                continue  # an input left empty
-            label = f"{labels[material]}（{upload.name[:40]}）" if upload.name else labels[material]
-            try:
-                photo = await asyncio.to_thread(check_photo, upload.body, limits(request), label=label)
-            except PhotoRefused as refused:
-                logger.info("photo refused (%s, %d bytes)", refused.code, len(upload.body))
-                refusals.append(refused.message)
-                continue
+        photos, refused = await checked_photos(request, files, labels[material])
+        refusals += refused
+        for photo in photos:
             await asyncio.to_thread(store.stage, staging, owner, material, photo)
     if request.ctx.overflow:
         refusals.append(overflow_message(request))

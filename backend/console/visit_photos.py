@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from pydantic import ValidationError
 from sanic import Blueprint, Request, redirect
+from sanic.request import File
 from sanic.response import HTTPResponse, file
 from sqlalchemy import select
 
@@ -31,7 +32,7 @@ from backend.models import Case, CaseAttachment, StaffRole, StaffUser
 from backend.services import audit
 from backend.services import cases as case_service
 from backend.status import CaseStatus
-from backend.uploads import MB, SIGNATURE, BodyTooLarge, Limits, PhotoRefused, check_photo, receive_form
+from backend.uploads import MB, SIGNATURE, BodyTooLarge, Limits, Photo, PhotoRefused, check_photo, receive_form
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,22 @@ def overflow_message(request: Request) -> str:
         f"照片总共太大（一次最多约 {FORM_PHOTOS * limits(request).max_bytes // MB} MB），后面的照片没有收到；"
         "已收到的照片列在下面，请把其余照片分几次再选。"
     )
+
+
+async def checked_photos(request: Request, uploads: Iterable[File], label: str) -> tuple[list[Photo], list[str]]:
+    """The photos among ``uploads`` that `check_photo` accepts (checked off the event loop), and the refusal of each
+    other one; inputs left empty are skipped. ``label`` names the material in the refusals."""
+    photos, refusals = [], []
+    for upload in uploads:
+        if not upload.body and not upload.name:
+            continue  # an input left empty
+        named = f"{label}（{upload.name[:40]}）" if upload.name else label
+        try:
+            photos.append(await asyncio.to_thread(check_photo, upload.body, limits(request), label=named))
+        except PhotoRefused as refused:
+            logger.info("photo refused (%s, %d bytes)", refused.code, len(upload.body))
+            refusals.append(refused.message)
+    return photos, refusals
 
 
 def photo_label(case: Case, material_id: str) -> str:
@@ -162,18 +179,9 @@ async def _add_photos(request: Request, case_number: str) -> HTTPResponse:
     material = request.form.get("material") or ""
     if material != SIGNATURE and material not in {m.material_id for m in case.materials}:
         return await _photos_page(request, case, refusals=["请选择照片拍的是哪份材料。"], status=422)
-    refusals, stored = [], []
-    for upload in request.files.getlist("photo", []) if request.files else []:
-        if not upload.body and not upload.name:
-            continue
-        label = f"{photo_label(case, material)}（{upload.name[:40]}）" if upload.name else photo_label(case, material)
-        try:
-            photo = await asyncio.to_thread(check_photo, upload.body, limits(request), label=label)
-        except PhotoRefused as refused:
-            logger.info("photo refused (%s, %d bytes)", refused.code, len(upload.body))
-            refusals.append(refused.message)
-            continue
-        stored.append(await asyncio.to_thread(store.save, case.case_number, material, photo))
+    uploads = request.files.getlist("photo", []) if request.files else []
+    photos, refusals = await checked_photos(request, uploads, photo_label(case, material))
+    stored = [await asyncio.to_thread(store.save, case.case_number, material, photo) for photo in photos]
     if request.ctx.overflow:
         refusals.append(overflow_message(request))
     if not stored and not refusals:
