@@ -3,10 +3,12 @@ and expiry, what each role sees and may do, and a case worked from acceptance to
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -73,6 +75,32 @@ class Centre:
         async with self.api.app.ctx.db.read() as session:
             case = (await session.execute(select(Case).where(Case.case_number == case_number))).unique().scalar_one()
             return case.status.value
+
+
+ADMIN_PAGES_STAFF = (
+    ("guanli", StaffRole.ADMIN, None),
+    ("qiantai", StaffRole.FRONT_DESK, None),
+    ("minzheng", StaffRole.DEPARTMENT, "民政"),
+    ("shegong", StaffRole.SOCIAL_WORKER, None),
+)
+"""The staff of the admin pages' tests: an admin, the front desk, 民政 and a social worker."""
+
+
+@contextlib.asynccontextmanager
+async def admin_pages_centre(database_url: str, catalog, **settings: Any) -> AsyncIterator[Centre]:
+    """A centre with ADMIN_PAGES_STAFF on a fresh backend (``settings`` added to the backend's)."""
+    async with running(make_app(database_url, catalog, notifier_enabled=False, **settings)) as api:
+        centre = Centre(api)
+        for username, role, department in ADMIN_PAGES_STAFF:
+            await centre.staff(username, role, department)
+        yield centre
+
+
+async def admin(centre: Centre) -> Browser:
+    """A browser signed in as the admin (guanli)."""
+    browser = centre.browser()
+    assert (await browser.sign_in("guanli")).status_code == 303
+    return browser
 
 
 @pytest.fixture

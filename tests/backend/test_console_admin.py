@@ -15,8 +15,7 @@ from sqlalchemy import func, select
 
 from backend.console.sessions import MAX_FAILURES
 from backend.models import AuditEntry, HallEvent, StaffRole, StaffSession, StaffUser
-from tests.backend.test_console import PASSWORD, Browser, Centre
-from tests.conftest import make_app, running
+from tests.backend.test_console import PASSWORD, Browser, Centre, admin, admin_pages_centre
 
 NEW_PASSWORD = "xin-mima-2026"
 OTHER_PASSWORD = "another pass 7"
@@ -24,20 +23,8 @@ OTHER_PASSWORD = "another pass 7"
 
 @pytest.fixture
 async def centre(database_url: str, catalog) -> AsyncIterator[Centre]:
-    app = make_app(database_url, catalog, notifier_enabled=False, window_departments={5: ("医保", "社保")})
-    async with running(app) as api:
-        centre = Centre(api)
-        await centre.staff("guanli", StaffRole.ADMIN)
-        await centre.staff("qiantai", StaffRole.FRONT_DESK)
-        await centre.staff("minzheng", StaffRole.DEPARTMENT, "民政")
-        await centre.staff("shegong", StaffRole.SOCIAL_WORKER)
+    async with admin_pages_centre(database_url, catalog, window_departments={5: ("医保", "社保")}) as centre:
         yield centre
-
-
-async def admin(centre: Centre) -> Browser:
-    browser = centre.browser()
-    assert (await browser.sign_in("guanli")).status_code == 303
-    return browser
 
 
 async def user_id(centre: Centre, username: str) -> int:

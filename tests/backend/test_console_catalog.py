@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from backend.catalog import store
 from backend.catalog.schema import Catalog
-from backend.models import AuditEntry, CatalogEdit, ClosureDay, OpeningDay, StaffRole
+from backend.models import AuditEntry, CatalogEdit, ClosureDay, OpeningDay
 from backend.services import opening_hours
-from tests.backend.test_console import Browser, Centre
+from tests.backend.test_console import Browser, Centre, admin, admin_pages_centre
 from tests.conftest import ELDER_ID, make_app, make_id, running
 
 ITEM = "senior_transit_card"  # 长者卡: id_card, photo_1inch, proxy_id_card, power_of_attorney
@@ -30,19 +30,8 @@ OTHER_ELDER = make_id(born="19500101")
 
 @pytest.fixture
 async def centre(database_url: str, catalog: Catalog) -> AsyncIterator[Centre]:
-    async with running(make_app(database_url, catalog, notifier_enabled=False)) as api:
-        centre = Centre(api)
-        await centre.staff("guanli", StaffRole.ADMIN)
-        await centre.staff("qiantai", StaffRole.FRONT_DESK)
-        await centre.staff("minzheng", StaffRole.DEPARTMENT, "民政")
-        await centre.staff("shegong", StaffRole.SOCIAL_WORKER)
+    async with admin_pages_centre(database_url, catalog) as centre:
         yield centre
-
-
-async def admin(centre: Centre) -> Browser:
-    browser = centre.browser()
-    assert (await browser.sign_in("guanli")).status_code == 303
-    return browser
 
 
 class FormReader(HTMLParser):
