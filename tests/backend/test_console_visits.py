@@ -25,6 +25,7 @@ from backend.config import PROJECT_ROOT, Settings
 from backend.models import AuditEntry, Case, CaseAttachment, StaffRole, VisitFiling, utcnow
 from backend.testing import backend_process, free_port
 from tests.backend.test_console import CSRF_FIELD, PASSWORD, Browser, Centre
+from tests.chromium import launched_chromium
 from tests.conftest import ELDER_ID, YOUNG_ID, case_body, make_app, running
 
 ITEM = (
@@ -400,16 +401,8 @@ async def test_the_outbox_sender_masks_the_phone_in_the_log_and_unknown_senders_
 # --- the whole flow in a browser at a phone's size --------------------
 @pytest.fixture(scope="module")
 def chromium() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    from tests.backend.test_board_in_chromium import CHROMIUM, CHROMIUM_ARGS
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make system` installs Debian's chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 def test_a_social_worker_files_for_a_resident_on_a_phone(chromium, tmp_path: Path) -> None:
