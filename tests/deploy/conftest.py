@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +21,6 @@ from tests.conftest import POSTGRES_ADMIN_URL, SKIP_POSTGRES
 from wechat.settings import WeChatSettings
 from wechat.simulator.wechat_server import WeChatServer
 
-T = TypeVar("T")
 FAULT_ENV = {
     "NOTIFIER_INTERVAL_S": "0.2",
     "WECHAT_RETRY_INTERVAL_S": "0.5",
@@ -82,16 +81,6 @@ class Prod:
         response = httpx.get(f"{self.stack.internal}/api/v1/cases", params=query, timeout=10)
         assert response.status_code == 200, response.text
         return list(response.json()["cases"])
-
-
-def wait_for(condition: Callable[[], T | None], within_s: float, what: str) -> T:
-    """Poll ``condition`` until it gives something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"not within {within_s} s: {what}")
 
 
 def in_background(action: Callable[[], Any], after_s: float = 0.0) -> threading.Thread:

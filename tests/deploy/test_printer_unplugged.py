@@ -6,7 +6,8 @@ import time
 
 import httpx
 
-from tests.deploy.conftest import Prod, wait_for
+from tests.deploy.conftest import Prod
+from tests.waiting import wait_for
 
 
 def _job_of(prod: Prod, number: str) -> dict:

@@ -9,7 +9,8 @@ import signal
 import time
 import uuid
 
-from tests.deploy.conftest import Prod, in_background, wait_for
+from tests.deploy.conftest import Prod, in_background
+from tests.waiting import wait_for
 
 WEBHOOK = "/webhooks/wechat/webhook"
 

@@ -10,7 +10,8 @@ import uuid
 import httpx
 
 from backend.testing import resident_id_number
-from tests.deploy.conftest import Prod, wait_for
+from tests.deploy.conftest import Prod
+from tests.waiting import wait_for
 from wechat.webhook import ACKNOWLEDGEMENT
 
 

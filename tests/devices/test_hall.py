@@ -19,6 +19,7 @@ import pytest
 
 from backend.config import PROJECT_ROOT
 from backend.testing import backend_process, free_port
+from tests.waiting import wait_for
 
 
 @dataclass(frozen=True)
@@ -26,15 +27,6 @@ class Hall:
     backend: str
     control: str
     folder: Path
-
-
-def _wait(condition, within_s: float = 20, what: str = ""):
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"not within {within_s} s: {what}")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +40,7 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
             process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=log)
         control = f"http://127.0.0.1:{control_port}"
         try:
-            _wait(lambda: _answers(f"{control}/health"), what="the devices' control")
+            wait_for(lambda: _answers(f"{control}/health"), what="the devices' control")
             yield Hall(backend, control, folder)
         finally:
             process.send_signal(signal.SIGTERM)
@@ -73,12 +65,12 @@ def test_a_number_taken_at_the_counter_is_printed_and_called_from_a_keypad(hall:
     jobs = httpx.get(f"{hall.backend}/api/v1/print-jobs", params={"printer": "ticket"}).json()
     (job,) = [j for j in jobs if j["payload"]["number"] == ticket["number"]]
     printed = hall.folder / "printer" / f"{job['id']}.txt"
-    _wait(printed.exists, what="the ticket printed")
+    wait_for(printed.exists, what="the ticket printed")
     assert ticket["number"] in printed.read_text(encoding="utf-8")
     assert (hall.folder / "printer" / f"{job['id']}.png").exists()
 
     assert httpx.post(f"{hall.control}/keypads/3/N").status_code == 202  # 下一位 at window 3
-    shown = _wait(lambda: httpx.get(f"{hall.control}/keypads/3").json()["display"], what="the keypad's display")
+    shown = wait_for(lambda: httpx.get(f"{hall.control}/keypads/3").json()["display"], what="the keypad's display")
     assert shown == ticket["number"]
     called = httpx.get(f"{hall.backend}/api/v1/queue/tickets/{ticket['number']}").json()
     assert (called["status"], called["window"]) == ("called", 3)
@@ -87,12 +79,14 @@ def test_a_number_taken_at_the_counter_is_printed_and_called_from_a_keypad(hall:
 def test_a_call_from_a_keypad_reaches_the_board_the_led_board_and_the_announcement(hall: Hall) -> None:
     ticket = _take_number(hall)
     httpx.post(f"{hall.control}/keypads/1/N")
-    _wait(lambda: httpx.get(f"{hall.control}/keypads/1").json()["display"] == ticket["number"], what="called")
+    wait_for(lambda: httpx.get(f"{hall.control}/keypads/1").json()["display"] == ticket["number"], what="called")
     board = httpx.get(f"{hall.backend}/api/v1/queue/board").json()
     assert {"window": 1, "number": ticket["number"]} in board["calling"]
     led = hall.folder / "led-board.txt"
-    _wait(lambda: led.exists() and f"请 {ticket['number']} 到 1号窗口" in led.read_text(encoding="utf-8"), what="LED")
-    spoken = _wait(
+    wait_for(
+        lambda: led.exists() and f"请 {ticket['number']} 到 1号窗口" in led.read_text(encoding="utf-8"), what="LED"
+    )
+    spoken = wait_for(
         lambda: [p for p in (hall.folder / "announcements").glob(f"*-{ticket['number']}.wav")], what="announcement"
     )
     with wave.open(str(spoken[0])) as audio:
@@ -107,7 +101,7 @@ def test_a_printer_out_of_paper_prints_after_refilling(hall: Hall) -> None:
     jobs = httpx.get(f"{hall.backend}/api/v1/print-jobs", params={"printer": "ticket", "status": "queued"}).json()
     (job,) = [j for j in jobs if j["payload"]["number"] == ticket["number"]]  # waiting in the spool
     httpx.post(f"{hall.control}/printers/ticket/refill")
-    _wait(
+    wait_for(
         lambda: httpx.get(f"{hall.backend}/api/v1/print-jobs/{job['id']}").json()["status"] == "printed",
         what="printed after refilling",
     )
