@@ -15,7 +15,7 @@ from sanic.handlers import ErrorHandler
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from backend import migrate, notifier
+from backend import follow_codes, migrate, notifier
 from backend.api.cases import cases
 from backend.api.identity import identity
 from backend.api.items import items
@@ -124,6 +124,7 @@ def create_app(
         app.ctx.openapi = build_document(app, title="jiujin backend", version=VERSION)
         install_masking("sanic.root", "sanic.error", "sanic.access", "sanic.server")
         app.ctx.notifier = await notifier.start(app.ctx.db, settings)
+        app.ctx.follow_codes = await follow_codes.start(settings)
 
     @app.before_server_stop
     async def stop_notifier(app: Sanic) -> None:

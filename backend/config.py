@@ -79,6 +79,9 @@ class Settings:
     """RASA_URL: the dialogue, for the voice counter's screen."""
     follow_secret: str = ""
     """FOLLOW_SECRET: signs the links on receipts to a case's page; empty: one generated once in var/."""
+    follow_url: str = "http://127.0.0.1:8000/follow"
+    """FOLLOW_URL: the /follow pages as residents' phones reach them; a ticket printed without WeChat's QR code
+    (WeChat not configured, or it failed) carries its page's address here instead."""
     max_recalls: int = 2
     """A called number recalled this many times and still absent is a no-show on the next recall."""
     print_lease_seconds: int = 120
@@ -123,6 +126,7 @@ class Settings:
             print_lease_seconds=_int("PRINT_LEASE_SECONDS", defaults.print_lease_seconds),
             max_recalls=_int("QUEUE_MAX_RECALLS", defaults.max_recalls),
             follow_secret=os.environ.get("FOLLOW_SECRET", "").strip(),
+            follow_url=(os.environ.get("FOLLOW_URL", "").strip() or defaults.follow_url).rstrip("/"),
             rasa_url=os.environ.get("RASA_URL", "").strip() or defaults.rasa_url,
             workers=_int("BACKEND_WORKERS", defaults.workers),
             notifier_enabled=_bool("NOTIFIER_ENABLED", defaults.notifier_enabled),

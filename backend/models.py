@@ -212,9 +212,9 @@ class QueueTicket(Base):
     status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus, "ticket_status"), index=True)
     window: Mapped[int | None] = mapped_column(Integer)
     assigned_window: Mapped[int | None] = mapped_column(Integer)
+    """Set when a window transferred the ticket: that window calls it before anyone else."""
     department: Mapped[str | None] = mapped_column(String(8))
     """The department of the business, when known: windows serving it call it first."""
-    """Set when a window transferred the ticket: that window calls it before anyone else."""
     recalls: Mapped[int] = mapped_column(Integer, default=0)
     wechat_openid: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -102,7 +102,8 @@ def start_announcer(hall: Hall) -> None:
     speaker = hall.running.enter_context(Speaker())
     if not speaker.available():
         logging.warning("no Mandarin speech here (pyttsx3 with espeak-ng cmn-latn-pinyin): announcements chime only")
-    announcer = Announcer(speaker if speaker.available() else None, hall.folder / "announcements")
+    # Without speech the speaker still plays: the chime rings in the hall and the text is written beside it.
+    announcer = Announcer(speaker, hall.folder / "announcements")
     hall.thread("announcer", run_consumer, "announcer", hall.backend, announcer.handle, hall.stop)
 
 
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # force: python-escpos logs through the root logger early, which would leave it at WARNING.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    # Each printer polls the spool twice a second: httpx's line per request would bury what the drivers say.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

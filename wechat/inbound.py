@@ -2,7 +2,8 @@
 
 Menu clicks and QR-code scans become Rasa intent messages ("/browse_department{...}"), which skip NLU and go
 straight to the rules; voice notes use WeChat's own recognition, else the project's recognizer when one is
-configured, else a polite request to type.
+configured, else a polite request to type. Someone who follows the account by scanning a code gets "/follow" with
+what the code asks for as an entity, so the rules welcome them first and then answer it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from wechatpy.events import BaseEvent
 from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
 from wechat.menu import ALL_ITEMS_KEY, DEPARTMENT_KEYS, PROGRESS_KEY, STAFF_KEY, TAKE_NUMBER_KEY
+from wechat.scenes import ITEM_PREFIX, QUEUE, ticket_in_scene
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,28 @@ def menu_click(key: str) -> Inbound:
 
 
 def qr_scene(scene: str) -> Inbound:
-    """The centre's QR codes: "item_<item id>" on each item's poster, "queue" at the number machine, others greet."""
-    if scene.startswith("item_"):
-        return Inbound(text=intent("request_item", item=scene.removeprefix("item_")))
-    if scene == "queue":
+    """A follower scanned one of the centre's QR codes (`wechat.scenes`): a queue ticket's, an item's poster, the
+    number machine's; other scenes greet."""
+    if ticket := ticket_in_scene(scene):
+        return Inbound(text=intent("follow_ticket", ticket=ticket))
+    if scene.startswith(ITEM_PREFIX):
+        return Inbound(text=intent("request_item", item=scene.removeprefix(ITEM_PREFIX)))
+    if scene == QUEUE:
         return Inbound(text=intent("take_number"))
     return Inbound(text=intent("greet"))
+
+
+def followed_by_scene(scene: str) -> Inbound:
+    """Someone followed the account by scanning a code: welcomed first (the rules of "/follow" with an entity), then
+    answered as a follower who scanned it; a code of no known scene gets the plain welcome."""
+    entities: dict[str, str] = {}
+    if ticket := ticket_in_scene(scene):
+        entities = {"ticket": ticket}
+    elif scene.startswith(ITEM_PREFIX):
+        entities = {"item": scene.removeprefix(ITEM_PREFIX)}
+    elif scene == QUEUE:
+        entities = {"number_machine": QUEUE}
+    return Inbound(text=intent("follow", **entities), metadata={"scene": scene} if scene else {})
 
 
 async def interpret(message: BaseMessage, recognize: VoiceRecognizer | None) -> Inbound:
@@ -105,11 +123,13 @@ def _event(event: BaseEvent) -> Inbound:
     kind = event.event.lower()
     key = str(getattr(event, "key", None) or getattr(event, "scene_id", None) or "")
     if kind in {"subscribe", "subscribe_scan"}:
-        return Inbound(text=intent("follow"), metadata={"scene": key.removeprefix(SCENE_PREFIX)} if key else {})
+        return followed_by_scene(key.removeprefix(SCENE_PREFIX))
     if kind == "scan":
         return qr_scene(key.removeprefix(SCENE_PREFIX))
     if kind == "click":
         return menu_click(key)
     if kind == "unsubscribe":
         return Inbound(from_follower=False, unfollowed=True)
-    return Inbound(from_follower=kind == "view")
+    # Other events (VIEW: a menu link opened, LOCATION, TEMPLATESENDJOBFINISH …) need no answer, and WeChat opens no
+    # customer-service allowance for them.
+    return NOTHING

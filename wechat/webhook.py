@@ -5,7 +5,11 @@ WeChat waits 5 seconds for an answer, then retries the same message (up to three
 shows the follower "该公众号暂时无法提供服务". So:
 
 1. Every POST is checked before anything runs: size, signature, timestamp window, harmless XML, and in safe mode
-   the message signature and decryption. A failure is answered with 403/400/413 and nothing is processed.
+   the message signature and decryption. A failure is answered with 403/400/413 and nothing is processed. Each
+   signed (timestamp, nonce) is remembered for the timestamp window with a digest of its body: the same request
+   again (WeChat's retry, nginx resending) goes on to de-duplication, but another body under a captured query is
+   refused. In plaintext mode the signature does not cover the body, so this is what stops a captured query from
+   carrying a message of someone else's making.
 2. Each message is claimed once in the shared state (MsgId; events: FromUserName + CreateTime), in the name of the
    instance that works on it; every instance renews a short-lived liveness key while it runs (`keep_alive_forever`).
    A repeated delivery (WeChat's retry, or nginx resending to another instance) runs nothing and gets the same
@@ -21,6 +25,7 @@ shows the follower "该公众号暂时无法提供服务". So:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -97,6 +102,11 @@ def liveness_key(instance_id: str) -> str:
     return f"wechat:instance:{instance_id}"
 
 
+def nonce_key(timestamp: str, nonce: str) -> str:
+    """Where a signed request's timestamp and nonce are remembered, with a digest of its body."""
+    return f"wechat:nonce:{timestamp}:{nonce[:64]}"
+
+
 def _owner(stored: str) -> str | None:
     """The instance working on a delivery whose stored value is ``stored`` ("" when unknown); None if answered."""
     if stored == IN_PROGRESS:
@@ -144,6 +154,9 @@ class WeChatWebhook:
         except Refused as refused:
             log.warning("WeChat request refused (%d): %s", refused.status, refused.reason)
             return HttpReply(refused.status, "forbidden" if refused.status == 403 else "bad request")
+        if not await self._first_use_of_nonce(query, body):
+            log.warning("WeChat request refused (403): a signed timestamp and nonce reused with another body")
+            return HttpReply(403, "forbidden")
         key = delivery_key(message)
         if await self._claim(key):
             return await self._first(query, message, key, received)
@@ -272,6 +285,16 @@ class WeChatWebhook:
         return HttpReply(200, xml, "application/xml; charset=utf-8")
 
     # --- shared state, degrading gracefully when it is unreachable ------------------------------------------
+    async def _first_use_of_nonce(self, query: Mapping[str, str], body: bytes) -> bool:
+        """False if this signed timestamp and nonce came before with another body (True for the same body again, and
+        while the store is unreachable)."""
+        key = nonce_key(query["timestamp"], query["nonce"])
+        digest = hashlib.sha256(body).hexdigest()
+        ttl_s = 2 * self.settings.timestamp_tolerance_s  # outlives the window in which the timestamp is accepted
+        if await self._guarded(asyncio.to_thread(self.state.claim, key, digest, ttl_s), True):
+            return True
+        return await self._guarded(asyncio.to_thread(self.state.get, key), digest) in {digest, None}
+
     async def _claim(self, key: str) -> bool:
         return await self._guarded(asyncio.to_thread(self.state.claim, key, self._in_progress, DEDUP_TTL_S), True)
 

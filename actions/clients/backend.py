@@ -178,6 +178,13 @@ class BackendClient:
             body["wechat_openid"] = wechat_openid
         return await self._write("/queue/tickets", body, idempotency_key)
 
+    async def follow_ticket(self, service_day: str, number: str, wechat_openid: str) -> dict[str, Any]:
+        """Link a queue ticket (day as YYYY-MM-DD) to the follower who scanned its QR code, who is then told when
+        their turn is near; the ticket with ``ahead``. BackendError: 404 unknown, 409 another day's or no longer
+        waiting (``details``: status, window). One attempt: linking again is harmless, and WeChat waits 5 s."""
+        body = {"wechat_openid": wechat_openid}
+        return await self._call("POST", f"/queue/tickets/{service_day}/{number}/follower", json=body)
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()

@@ -65,7 +65,11 @@ _HEADER_SCHEMAS = {
 def _path_and_params(uri: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for name, kind in _PARAM.findall(uri):
-        schema: dict[str, Any] = {"type": "integer"} if kind == "int" else {"type": "string"}
+        schema: dict[str, Any] = {"type": "string"}
+        if kind == "int":
+            schema = {"type": "integer"}
+        elif kind == "ymd":
+            schema = {"type": "string", "format": "date"}
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return "/" + _PARAM.sub(r"{\1}", uri).lstrip("/"), params
 

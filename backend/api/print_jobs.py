@@ -43,12 +43,15 @@ async def get(request: Request, job_id: int):
 @print_jobs.post("/claim")
 @operation("打印机领取下一个任务", tag="print", body=PrintClaimIn, responses={200: PrintJobOut, 204: None})
 async def claim(request: Request):
-    """Lease the next job for a printer; 204 when there is none."""
+    """Lease the next job for a printer; 204 when there is none. A queue ticket comes with its QR code in the
+    payload (``follow_qr``: WeChat's code to follow it, or its page where WeChat made none; ``follow_qr_kind``)."""
     body = parse_body(request, PrintClaimIn)
-    job = await service.claim_next(
-        request.app.ctx.db, body.printer, lease_seconds=request.app.ctx.settings.print_lease_seconds
-    )
-    return empty() if job is None else json(_out(request, job).model_dump(mode="json"))
+    ctx = request.app.ctx
+    job = await service.claim_next(ctx.db, body.printer, lease_seconds=ctx.settings.print_lease_seconds)
+    if job is None:
+        return empty()
+    job = await service.attach_follow_code(ctx.db, job, ctx.follow_codes, now=ctx.clock())
+    return json(_out(request, job).model_dump(mode="json"))
 
 
 @print_jobs.post("/<job_id:int>/sent")

@@ -1,11 +1,13 @@
-"""The queue: take a number, call next / recall / skip / transfer / pause at a window, follow a ticket, the board
-and its live event stream (server-sent events)."""
+"""The queue: take a number, call next / recall / skip / transfer / pause at a window, follow a ticket (also on
+WeChat, by its QR code), the board and its live event stream (server-sent events)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json as json_module
+import re
 import time
 
 from sanic import Blueprint, HTTPResponse, Request, Sanic, json
@@ -18,6 +20,7 @@ from backend.api.schemas import (
     HallEventOut,
     QueueStatusOut,
     TicketCreate,
+    TicketFollowerIn,
     TicketOut,
     TicketQuery,
     TransferIn,
@@ -26,6 +29,7 @@ from backend.api.schemas import (
 )
 from backend.errors import invalid, not_found
 from backend.services import queue as service
+from backend.services import ticket_followers
 from backend.services.queue import Placed
 
 queue = Blueprint("queue", url_prefix="/api/v1/queue")
@@ -33,6 +37,7 @@ EVENT_POLL_S = 0.2
 """How often the event stream looks for new hall events when not woken: the events are read from the database,
 so changes made by another worker or replica arrive within this time; this worker's own changes wake it at once."""
 KEEPALIVE_S = 15
+TICKET_NUMBER = re.compile(r"[A-Z]\d{3,7}")
 
 
 def _hall_changed(app: Sanic) -> asyncio.Condition:
@@ -62,12 +67,13 @@ def _window(request: Request, window: int) -> int:
     "取号",
     tag="queue",
     body=TicketCreate,
-    responses={201: TicketOut, 200: TicketOut},
+    responses={201: TicketOut, 200: TicketOut, 409: None},
     headers=("Idempotency-Key", "X-Actor"),
 )
 async def take(request: Request):
     """Take the next number of the day; ``ahead`` is how many are expected to be served first. 201 when taken;
-    200 with the same ticket when the Idempotency-Key was seen before."""
+    200 with the same ticket when the Idempotency-Key was seen before; 409 when it was used for another kind of
+    ticket."""
     body = parse_body(request, TicketCreate)
     taken = await service.take_ticket(
         request.app.ctx.db,
@@ -87,6 +93,33 @@ async def follow(request: Request, number: str):
     query = parse_query(request, TicketQuery)
     placed = await service.find_ticket(
         request.app.ctx.db, number.upper(), query.day or today(request), request.app.ctx.settings.window_count
+    )
+    return json(ticket_out(placed).model_dump(mode="json"))
+
+
+@queue.post("/tickets/<service_day:ymd>/<number:str>/follower")
+@operation(
+    "微信关注号码",
+    tag="queue",
+    body=TicketFollowerIn,
+    responses={200: TicketOut, 404: None, 409: None},
+    headers=("X-Actor",),
+)
+async def link_follower(request: Request, service_day: dt.date, number: str):
+    """The WeChat follower who scanned the ticket's QR code is told when three people are ahead (the latest scanner
+    wins). 404 for an unknown ticket; 409 for a ticket of another day or no longer waiting."""
+    body = parse_body(request, TicketFollowerIn)
+    number = number.upper()
+    if not TICKET_NUMBER.fullmatch(number):
+        raise not_found("unknown_ticket", f"没有找到{service_day:%m月%d日}的这个号码。")
+    placed = await ticket_followers.link_follower(
+        request.app.ctx.db,
+        service_day,
+        number,
+        body.wechat_openid,
+        actor=actor(request),
+        today=today(request),
+        window_count=request.app.ctx.settings.window_count,
     )
     return json(ticket_out(placed).model_dump(mode="json"))
 

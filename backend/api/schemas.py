@@ -136,6 +136,12 @@ class TicketCreate(_In):
     """For a department's business: windows serving that department call it first (any window may serve it)."""
 
 
+class TicketFollowerIn(_In):
+    """The follower who scanned a ticket's QR code on WeChat: told when their turn is near."""
+
+    wechat_openid: OpenId
+
+
 PrinterName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 

@@ -101,6 +101,10 @@ async def _print_at_window(session: AsyncSession, case: Case, *, missing: Sequen
     payload: dict[str, Any] = {}
     if status is CaseStatus.ACCEPTED:
         kind, key = "receipt", f"case:{number}:receipt"
+        # The receipt is the 一次性告知 given at acceptance: it says then, and what was missing then, however late the
+        # printer gets to it.
+        payload["missing"] = list(missing)
+        payload["accepted_at"] = (case.accepted_at or utcnow()).isoformat()
     elif status is CaseStatus.NEEDS_CORRECTION:
         earlier = select(func.count(PrintJob.id)).where(
             PrintJob.case_number == number, PrintJob.kind == "correction_notice", PrintJob.dedupe_key.is_not(None)

@@ -5,11 +5,16 @@ claimable again after ``print_lease_seconds``, so nothing is lost. Once the work
 may have printed it: if the worker then dies unconfirmed, the job is not printed again on its own but waits for
 staff to check the printer (``needs_check``), and is reprinted (back to the queue) or confirmed by them. So a
 job is never lost and never printed twice; a confirmation that arrives twice changes nothing.
+
+A queue ticket's QR code is made when its job is first claimed (`attach_follow_code`) and kept in the payload
+(``follow_qr``, ``follow_qr_kind``), so every reprint prints the same code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
@@ -19,9 +24,13 @@ from backend.errors import conflict, not_found
 from backend.models import Case, PrintJob, PrintJobStatus, as_utc, utcnow
 from backend.services import audit
 
+if TYPE_CHECKING:
+    from backend.follow_codes import FollowCodes
+
 FINAL = frozenset({PrintJobStatus.PRINTED, PrintJobStatus.CANCELLED})
 MAX_JOB_ID = 2**31 - 1
 """Largest id the INTEGER column holds; a larger one in a URL names no job (and would overflow SQLite's driver)."""
+_TICKET_NUMBER = re.compile(r"[A-Z]\d{3,7}")
 
 
 async def create_job(db: Database, request: PrintJobCreate, *, actor: str) -> PrintJob:
@@ -88,6 +97,37 @@ async def claim_next(db: Database, printer: str, *, lease_seconds: int) -> Print
             return None
         job.status, job.claimed_at, job.attempts = PrintJobStatus.PRINTING, utcnow(), job.attempts + 1
     return job
+
+
+def _ticket_of(job: PrintJob) -> tuple[dt.date, str] | None:
+    """(service day, number) of a ticket job still without a QR code; None for other jobs, and for a ticket job
+    staff spooled with a payload that names no ticket (it prints without a code of ours)."""
+    payload = job.payload or {}
+    if job.kind != "ticket" or payload.get("follow_qr"):
+        return None
+    number, day = payload.get("number"), payload.get("service_day")
+    if not isinstance(number, str) or not _TICKET_NUMBER.fullmatch(number) or not isinstance(day, str):
+        return None
+    try:
+        return dt.date.fromisoformat(day), number
+    except ValueError:
+        return None
+
+
+async def attach_follow_code(db: Database, job: PrintJob, codes: FollowCodes, *, now: dt.datetime) -> PrintJob:
+    """A claimed ticket job with its QR code: made the first time (WeChat is asked outside any transaction), then
+    kept in the payload. Other jobs, and tickets that have their code, come back as they are."""
+    ticket = _ticket_of(job)
+    if ticket is None:
+        return job
+    code = await codes.for_ticket(*ticket, now=now, job_id=job.id)
+    async with db.write() as session:
+        stored = await session.get(PrintJob, job.id, with_for_update=True)
+        if stored is None:
+            return job
+        if not (stored.payload or {}).get("follow_qr"):  # a new dict: the JSON column does not track changes inside
+            stored.payload = {**(stored.payload or {}), "follow_qr": code.url, "follow_qr_kind": code.kind}
+    return stored
 
 
 async def mark_sent(db: Database, job_id: int, *, actor: str) -> PrintJob:

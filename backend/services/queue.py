@@ -139,9 +139,17 @@ async def _ticket_with_ahead(session: AsyncSession, today: dt.date, ahead: int) 
     return None
 
 
-async def _ticket_for_key(session: AsyncSession, key: str) -> QueueTicket | None:
-    """The ticket taken earlier with this Idempotency-Key, if any."""
-    return (await session.execute(select(QueueTicket).where(QueueTicket.idempotency_key == key))).scalar_one_or_none()
+async def _ticket_for_key(session: AsyncSession, key: str, request: TicketCreate) -> QueueTicket | None:
+    """The ticket taken earlier with this Idempotency-Key, if any; 409 if that was a request for another kind of
+    ticket (the key was reused, not retried). The OpenID is not compared: a follower may link a ticket later."""
+    ticket = (await session.execute(select(QueueTicket).where(QueueTicket.idempotency_key == key))).scalar_one_or_none()
+    if ticket is not None and (ticket.category, ticket.channel, ticket.department) != (
+        request.category,
+        request.channel,
+        request.department.value if request.department else None,
+    ):
+        raise conflict("idempotency_key_reused", "这个请求编号已用于另一次取号，请勿重复使用。")
+    return ticket
 
 
 async def _placed(session: AsyncSession, ticket: QueueTicket, today: dt.date, open_windows: int) -> Placed:
@@ -171,7 +179,7 @@ async def take_ticket(
         # Another request with the same key (a retry while this one ran) took its ticket after this one looked:
         # this one's transaction, its number included, was rolled back, and the resident gets that ticket.
         async with db.read() as session:
-            existing = await _ticket_for_key(session, idempotency_key)
+            existing = await _ticket_for_key(session, idempotency_key, request)
             if existing is None:
                 raise
             placed = await _placed(session, existing, today, await _open_windows(session, window_count))
@@ -192,7 +200,7 @@ async def _take(
     async with db.write() as session:
         open_windows = await _open_windows(session, window_count)
         if idempotency_key:
-            existing = await _ticket_for_key(session, idempotency_key)
+            existing = await _ticket_for_key(session, idempotency_key, request)
             if existing is not None:
                 return Taken(await _placed(session, existing, today, open_windows), created=False)
         seq = await next_value(session, f"queue:{today.isoformat()}:{request.category.value}")

@@ -165,7 +165,12 @@ async def test_numbers_and_progress(backend_api, domain) -> None:
     assert dispatcher.messages[0]["wait"] >= 1  # from the backend's estimate, never "0 分钟"
     young = CollectingDispatcher()
     await ActionTakeNumber().run(young, tracker(text="取号", slots={"id_number": YOUNG_ID}), domain)
-    assert young.messages[0]["number"] == "A001"
+    assert young.messages[0]["number"] == "A001" and responses(young) == ["utter_ticket_taken"]
+    for words in ("我是孕妇，帮我取个号", "绿色通道取号"):  # the 绿色通道 asked for: proof is shown at the window
+        pregnant = CollectingDispatcher()
+        await ActionTakeNumber().run(pregnant, tracker(text=words, slots={"id_number": YOUNG_ID}), domain)
+        assert pregnant.messages[0]["number"].startswith("V")
+        assert responses(pregnant) == ["utter_ticket_taken", "utter_ticket_priority_proof"]
     unknown = CollectingDispatcher()
     await ActionCheckProgress().run(unknown, tracker(text="JJ-20261126-9999"), domain)
     assert responses(unknown) == ["utter_progress_none"]

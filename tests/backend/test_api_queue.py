@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.api.schemas import TicketCreate
 from backend.catalog.schema import Catalog
 from backend.db import violates_unique
 from backend.models import Channel, QueueTicket, TicketCategory, TicketStatus
@@ -141,6 +142,15 @@ async def test_a_replay_answers_200_with_the_same_ticket_and_another_key_takes_a
     assert await tickets_per_key(api) == {"wx-take-1": 1, "wx-take-2": 1}
 
 
+async def test_a_key_reused_for_another_kind_of_ticket_is_refused(api: Api) -> None:
+    assert (await take_with_key(api, "wx-take-3")).status == 201
+    other = await api.post(
+        TICKETS, json={"category": "V", "channel": "wechat"}, headers={"Idempotency-Key": "wx-take-3"}
+    )
+    assert other.status == 409 and other.json["error"]["code"] == "idempotency_key_reused"
+    assert await tickets_per_key(api) == {"wx-take-3": 1}
+
+
 async def test_two_concurrent_takes_with_one_key_take_one_ticket(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """The action server retries while its first attempt still runs in the backend. On PostgreSQL the hook holds
     each request after its key look-up until both have looked, so both miss and the second insert hits the unique
@@ -149,9 +159,9 @@ async def test_two_concurrent_takes_with_one_key_take_one_ticket(api: Api, monke
     look_up = queue_service._ticket_for_key
     missed, both_looked = 0, asyncio.Event()
 
-    async def look_up_then_wait(session: AsyncSession, key: str) -> QueueTicket | None:
+    async def look_up_then_wait(session: AsyncSession, key: str, request: TicketCreate) -> QueueTicket | None:
         nonlocal missed
-        found = await look_up(session, key)
+        found = await look_up(session, key, request)
         if found is None:
             missed += 1
             if missed == 2:
@@ -180,8 +190,8 @@ async def test_a_key_committed_between_look_up_and_insert_answers_with_that_tick
     look_up = queue_service._ticket_for_key
     stale = [None]
 
-    async def stale_once(session: AsyncSession, key: str) -> QueueTicket | None:
-        return stale.pop() if stale else await look_up(session, key)
+    async def stale_once(session: AsyncSession, key: str, request: TicketCreate) -> QueueTicket | None:
+        return stale.pop() if stale else await look_up(session, key, request)
 
     monkeypatch.setattr(queue_service, "_ticket_for_key", stale_once)
     again = await take_with_key(api, "late-commit")

@@ -3,8 +3,10 @@ live, in large type, and shows what each window calls."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -49,3 +51,17 @@ def test_the_board_shows_each_call_live_in_large_type(browser: Browser, backend:
     page.screenshot(path=str(tmp_path / "board.png"))
     assert (tmp_path / "board.png").stat().st_size > 10_000
     page.close()
+
+
+def test_the_clock_shows_the_centres_time_whatever_the_screens_zone(browser: Browser, backend: str) -> None:
+    context = browser.new_context(timezone_id="Europe/London")
+    page = context.new_page()
+    page.goto(f"{backend}/board")
+    expect(page.locator("#clock")).not_to_be_empty()
+    shown = dt.datetime.strptime(page.locator("#clock").inner_text(), "%H:%M:%S")
+    hangzhou = dt.datetime.now(ZoneInfo("Asia/Shanghai"))
+    apart = abs(
+        (shown.hour - hangzhou.hour) * 3600 + (shown.minute - hangzhou.minute) * 60 + shown.second - hangzhou.second
+    )
+    assert min(apart, 86_400 - apart) <= 5  # not London's time, which is 8 hours off
+    context.close()

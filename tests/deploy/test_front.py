@@ -19,10 +19,11 @@ def test_the_public_front_serves_pages_and_reads_but_no_writes_to_the_api(prod: 
         httpx.post(f"{front}/api/v1/cases", json=case_body()),
         httpx.get(f"{front}/api/v1/cases", params={"status": "submitted"}),
         httpx.post(f"{front}/api/v1/queue/tickets", json={"category": "A", "channel": "counter"}),
+        httpx.post(f"{front}/api/v1/queue/tickets/2026-11-27/A001/follower", json={"wechat_openid": "oSomeone"}),
         httpx.post(f"{front}/api/v1/print-jobs/claim", json={"printer": "ticket"}),
         httpx.post(f"{front}/api/v1/items", json={}),
     ]
-    assert [response.status_code for response in refused] == [404, 404, 404, 404, 403]
+    assert [response.status_code for response in refused] == [404, 404, 404, 404, 404, 403]
     assert refused[0].json()["error"]["code"] == "not_found"
     # The same API answers on the internal side.
     assert httpx.post(f"{internal}/api/v1/cases", json=case_body()).status_code == 201

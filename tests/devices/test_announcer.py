@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import wave
+from pathlib import Path
 
 import pytest
 
@@ -93,6 +94,28 @@ def test_without_speech_the_chime_and_the_text_are_written(tmp_path):
     samples, _ = read_wav(path)
     assert samples == chime(CHIME_RATE)
     assert path.with_suffix(".txt").read_text(encoding="utf-8") == "请 V 零 零 三 号到 12 号窗口办理\n"
+
+
+class SpeakerWithoutSpeech:
+    """A sound card but no Mandarin voice: it plays what it is given and cannot render speech."""
+
+    def __init__(self) -> None:
+        self.played: list[Path] = []
+
+    def available(self) -> bool:
+        return False
+
+    def play(self, path: Path) -> None:
+        self.played.append(Path(path))
+
+
+def test_without_speech_the_chime_still_rings_in_the_hall(tmp_path):
+    speaker = SpeakerWithoutSpeech()
+    announcer = Announcer(speaker, tmp_path)  # type: ignore[arg-type]
+    path = announcer.handle(event(number="A004", window=2, id=3))
+    assert speaker.played == [path]
+    assert read_wav(path)[0] == chime(CHIME_RATE)
+    assert path.with_suffix(".txt").read_text(encoding="utf-8") == "请 A 零 零 四 号到 2 号窗口办理\n"
 
 
 def test_a_speaker_without_the_voice_falls_back_to_the_chime(tmp_path):

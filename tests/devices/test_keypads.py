@@ -8,10 +8,9 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from backend.testing import free_port
 from devices.keypad import KeypadBus
 from devices.keypad_protocol import DLE, ETX, STX, Frame, FrameReader, crc8, display_payload, encode_frame
 from devices.keypad_sim import KeypadSimulator
+from tests.devices.conftest import running_bus, wait_until
 
 # -- the protocol --------------------------------------------------------------------------------------------------
 
@@ -106,16 +106,20 @@ def test_a_frame_that_never_ends_is_dropped_without_growing() -> None:
 
 @dataclass
 class FakeQueue:
-    """The queue's window endpoints as the keypads use them, recording (window, action, body, X-Actor)."""
+    """The queue's window endpoints and board as the keypads use them, with the backend's answers (codes, statuses)
+    where the keypads depend on them, recording each POST as (window, action, body, X-Actor). The real backend is
+    in tests/devices/test_keypads_backend.py."""
 
     waiting: list[str] = field(default_factory=list)
     serving: dict[int, str] = field(default_factory=dict)
     paused: set[int] = field(default_factory=set)
+    recalls: dict[int, int] = field(default_factory=dict)
     calls: list[tuple[int, str, Any, str | None]] = field(default_factory=list)
     url: str = ""
     called_by_key: dict[str, str] = field(default_factory=dict)
     stall_next_s: float = 0.0
     """The next call is carried out, but answered only after this long (its answer is lost to a timeout)."""
+    max_recalls: int = 2
 
     def answer(self, window: int, action: str, body: Any, key: str | None = None) -> tuple[int, Any]:
         nothing = (404, {"error": {"code": "nothing_called", "message": "当前没有叫号。"}})
@@ -124,10 +128,12 @@ class FakeQueue:
         if action == "call-next" and key in self.called_by_key:  # the backend's Idempotency-Key rule
             return 200, {"number": self.called_by_key[key], "window": window, "status": "called"}
         if action == "call-next":
+            if window in self.paused:
+                return 409, {"error": {"code": "window_paused", "message": "窗口已暂停叫号，请先恢复。"}}
             self.serving.pop(window, None)
             if not self.waiting:
                 return 404, {"error": {"code": "queue_empty", "message": "现在没有人在等候。"}}
-            self.serving[window] = self.waiting.pop(0)
+            self.serving[window], self.recalls[window] = self.waiting.pop(0), 0
             if key:
                 self.called_by_key[key] = self.serving[window]
             return 200, {"number": self.serving[window], "window": window, "status": "called"}
@@ -136,15 +142,23 @@ class FakeQueue:
             return 200, {"window": window, "paused": window in self.paused}
         if window not in self.serving:
             return nothing
+        if action == "recall" and self.recalls.get(window, 0) >= self.max_recalls:  # a no-show
+            return 200, {"number": self.serving.pop(window), "window": window, "status": "skipped"}
         if action == "recall":
+            self.recalls[window] = self.recalls.get(window, 0) + 1
             return 200, {"number": self.serving[window], "window": window, "status": "called"}
         if action == "skip":
-            return 200, {"number": self.serving.pop(window), "status": "no_show"}
+            return 200, {"number": self.serving.pop(window), "window": window, "status": "skipped"}
         if action == "transfer":
             number = self.serving.pop(window)
-            self.serving[body["to"]] = number
-            return 200, {"number": number, "window": body["to"], "status": "called"}
+            self.serving[body["to"]] = number  # simplified: the backend has the target window call it next
+            return 200, {"number": number, "window": None, "status": "waiting"}
         return 404, {"error": {"code": "not_found", "message": "?"}}
+
+    def board(self) -> dict[str, Any]:
+        """``GET /queue/board``, the parts the keypads read."""
+        calling = [{"window": w, "number": n} for w, n in sorted(self.serving.items())]
+        return {"calling": calling, "waiting": {"A": len(self.waiting), "V": 0}, "paused": sorted(self.paused)}
 
     def actions(self) -> list[tuple[int, str]]:
         return [(window, action) for window, action, _, _ in self.calls]
@@ -156,6 +170,12 @@ def backend() -> Iterator[FakeQueue]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with lock:
+                found = self.path == "/api/v1/queue/board"
+                out = queue.board() if found else {"error": {"code": "no_route", "message": self.path}}
+            self._send(200 if found else 404, out)
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
@@ -169,6 +189,9 @@ def backend() -> Iterator[FakeQueue]:
                     status, out = queue.answer(window, action, body, self.headers.get("Idempotency-Key"))
                     stall, queue.stall_next_s = queue.stall_next_s, 0.0
             time.sleep(stall)
+            self._send(status, out)
+
+        def _send(self, status: int, out: Any) -> None:
             data = json.dumps(out).encode()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a stalled answer nobody waits for
                 self.send_response(status)
@@ -194,37 +217,10 @@ def backend() -> Iterator[FakeQueue]:
 # -- the driver ----------------------------------------------------------------------------------------------------
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(0.01)
-
-
-@pytest.fixture
-def keypads(tmp_path: Path) -> Iterator[KeypadSimulator]:
-    with KeypadSimulator(link=tmp_path / "keypads.tty") as simulator:
-        yield simulator
-
-
-def _start_bus(keypads: KeypadSimulator, backend_url: str) -> Iterator[KeypadBus]:
-    bus = KeypadBus(str(keypads.link), backend_url, timeout_s=0.1, retry_s=0.1, backend_timeout_s=2.0)
-    stop = threading.Event()
-    thread = threading.Thread(target=bus.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: bus.connected)  # pyserial empties the input when it opens: press only after that
-        yield bus
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        assert not thread.is_alive()
-
-
 @pytest.fixture
 def bus(keypads: KeypadSimulator, backend: FakeQueue) -> Iterator[KeypadBus]:
-    yield from _start_bus(keypads, backend.url)
+    with running_bus(keypads, backend.url) as started:
+        yield started
 
 
 def test_next_calls_the_next_number_to_the_window(keypads: KeypadSimulator, backend: FakeQueue, bus: KeypadBus) -> None:
@@ -319,7 +315,7 @@ def test_our_own_echo_and_address_zero_are_ignored(
 
 
 def test_a_backend_that_is_down_shows_err_and_is_not_retried(keypads: KeypadSimulator) -> None:
-    for bus in _start_bus(keypads, f"http://127.0.0.1:{free_port()}"):
+    with running_bus(keypads, f"http://127.0.0.1:{free_port()}") as bus:
         keypads.press(3, "N")
         keypads.wait_display(3, "ERR ")
         keypads.press(3, "N", resend=True)
@@ -347,7 +343,7 @@ def test_a_call_whose_answer_was_lost_is_retried_and_calls_no_one_else(
     keypads: KeypadSimulator, backend: FakeQueue
 ) -> None:
     backend.stall_next_s = 2.5  # longer than the driver waits: the number is called, the answer comes too late
-    for _bus in _start_bus(keypads, backend.url):
+    with running_bus(keypads, backend.url):
         keypads.press(3, "N")
         keypads.wait_display(3, "A012", timeout=8)
     assert backend.actions() == [(3, "call-next"), (3, "call-next")]  # the same press, tried twice

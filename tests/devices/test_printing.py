@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -21,12 +22,15 @@ from devices.printer_worker import PrinterWorker, SerialPrinter
 from tests.conftest import case_body
 
 NOW = dt.datetime(2026, 11, 26, 9, 30)
+FOLLOW_URL = "https://jiujin.example/follow"
 
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("printing")
-    with backend_process(f"sqlite:///{folder / 'jiujin.db'}", free_port(), folder / "backend.log") as url:
+    # Without WeChat, the backend puts the ticket's page (at FOLLOW_URL) in the payload as its QR code.
+    env = {"FOLLOW_URL": FOLLOW_URL, "WECHAT_APPID": ""}
+    with backend_process(f"sqlite:///{folder / 'jiujin.db'}", free_port(), folder / "backend.log", env=env) as url:
         yield url
 
 
@@ -39,7 +43,7 @@ def printer(tmp_path: Path) -> Iterator[PrinterSimulator]:
 @contextmanager
 def _worker(backend: str, printer: PrinterSimulator, name: str = "ticket") -> Iterator[PrinterWorker]:
     port = SerialPrinter(str(printer.link), timeout_s=0.5)  # the stable name, like /dev/serial/by-id/…
-    worker = PrinterWorker(name, port, backend, follow_url="https://jiujin.example/follow", print_timeout_s=1.0)
+    worker = PrinterWorker(name, port, backend, follow_url=FOLLOW_URL, print_timeout_s=1.0)
     try:
         yield worker
     finally:
@@ -71,7 +75,8 @@ def test_a_number_taken_at_the_counter_comes_out_of_the_ticket_printer(backend: 
         document = printer.wait_printed(job["id"], timeout=5)
         assert ticket["number"] in document.text and "排队取号" in document.text and "综合窗口" in document.text
         assert f"您前面还有 {ticket['ahead']} 人" in document.text
-        assert "[QR] https://jiujin.example/follow/ticket/" in document.text
+        assert f"[QR] {FOLLOW_URL}/ticket/" in document.text and "扫码查看排队进度" in document.text
+        assert "提醒" not in document.text  # no WeChat code: no reminder promised
         assert document.png_path.exists() and document.png_path.stat().st_size > 2000
         assert httpx.get(f"{backend}/api/v1/print-jobs/{job['id']}").json()["status"] == "printed"
 
@@ -150,6 +155,7 @@ def test_the_acceptance_receipt_lists_everything_and_reaches_the_receipt_printer
     accepted = _move(backend, filed["case_number"], "accepted", missing=missing)
     (job,) = _spooled(backend, filed["case_number"])  # spooled by the acceptance itself
     assert job["kind"] == "receipt"
+    assert job["payload"]["missing"] == accepted["missing"]  # as told at acceptance, whenever it prints
     (document,) = _print_all(backend, tmp_path / "receipts", job["id"])
     assert "受理回执" in document.text and filed["case_number"] in document.text
     assert "请补齐以下材料（一次告知）：" in document.text
@@ -174,6 +180,20 @@ def test_a_receipt_is_gb18030_in_the_printers_chinese_mode() -> None:
     assert "1. 租房合同\n".encode("gb18030") in data and "2. 居住登记凭证\n".encode("gb18030") in data
     assert "承诺件：2026年12月10日前办结。".encode("gb18030") in data
     assert b"\x1d(k" in data and data.endswith(b"\x1dV\x00")  # a native QR code; the cut last
+
+
+def test_a_receipt_printed_late_gives_the_time_of_acceptance() -> None:
+    case = {
+        "case_number": "JJ-20261126-0008",
+        "item_name": "老年人优待证办理",
+        "resident_name": "王秀英",
+        "resident_id_number": "330106********121X",
+        "immediate": True,
+        "accepted_at": "2026-11-26T01:05:00+00:00",  # 09:05 in Hangzhou; the printer was out of paper until 11:00
+    }
+    printed_at = dt.datetime(2026, 11, 26, 11, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    data = receipts.acceptance_receipt(case, "https://jiujin.example/follow/case/JJ-20261126-0008", printed_at)
+    assert "2026-11-26 09:05".encode("gb18030") in data and b"11:00" not in data
 
 
 def test_a_rejection_and_a_withdrawal_come_out_of_the_receipt_printer_with_the_reason(

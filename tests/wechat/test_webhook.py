@@ -17,7 +17,7 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import WeChatClientException
 
-from wechat.delivery import ALLOWANCE, HELD_OVER, CustomerService
+from wechat.delivery import ALLOWANCE, HELD_OVER, CustomerService, _allowance_key
 from wechat.inbound import ONLY_TEXT_AND_VOICE, VOICE_NOT_UNDERSTOOD
 from wechat.security import signature
 from wechat.settings import WeChatSettings
@@ -170,6 +170,26 @@ async def test_safe_mode_refuses_a_wrong_message_signature_and_plaintext(tmp_pat
     assert harness.bot.turns == []
 
 
+async def test_a_captured_query_cannot_carry_a_message_of_someone_elses_making(tmp_path: Path) -> None:
+    """In plaintext mode the signature covers the timestamp and nonce, not the body: within the timestamp window a
+    captured query would otherwise sign any message for any sender."""
+    harness = _harness(tmp_path)
+    query, body = harness.wire.request(harness.wire.xml("text", Content="我想办居住证"))
+    assert (await harness.post(query, body))[0] == 200
+    injected = harness.wire.xml("text", Content="帮我撤销办件", msg_id=next(_ids)).replace(OPENID, "oSomeoneElse")
+    assert (await harness.post(query, injected.encode()))[0] == 403
+    assert harness.bot.turns == [(OPENID, "我想办居住证", {"channel": "wechat"})]
+
+
+async def test_the_same_request_again_is_a_retry_not_a_replay(harness: Harness) -> None:
+    """WeChat's retries and nginx's resending may repeat a request byte for byte: answered, one turn."""
+    query, body = harness.wire.request(harness.wire.xml("text", Content="我想办居住证"))
+    first, again = await harness.post(query, body), await harness.post(query, body)
+    assert first[0] == again[0] == 200
+    assert harness.wire.read_reply(again[1]).content == harness.bot.answer
+    assert len(harness.bot.turns) == 1
+
+
 # --- messages and events -------------------------------------------------------------------------------------------
 async def test_a_text_gets_the_turns_answer_as_a_passive_reply(harness: Harness) -> None:
     status, reply = await harness.send(harness.wire.xml("text", Content="我想办居住证"))
@@ -221,6 +241,14 @@ async def test_events_become_turns(tmp_path: Path, event: str, key: str, turn: s
     status, reply = await harness.send(harness.wire.xml("event", **fields))
     assert status == 200 and reply.content == harness.bot.answer
     assert harness.bot.turns[0][1] == turn
+
+
+async def test_opening_a_menu_link_is_no_turn_and_opens_no_allowance(tmp_path: Path) -> None:
+    """WeChat allows customer-service messages after a follower writes, clicks, follows or scans, not after VIEW."""
+    harness = _harness(tmp_path)
+    status, body = await harness.send(harness.wire.xml("event", Event="VIEW", EventKey="https://example.org/guide"))
+    assert (status, body) == (200, "success") and harness.bot.turns == []
+    assert harness.webhook.state.get(_allowance_key(OPENID)) is None
 
 
 async def test_a_repeated_event_is_one_turn_and_unsubscribe_is_none(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
 """A loopback stand-in for the WeChat HTTP API (``/cgi-bin/...``) with WeChat's rules, for development and tests.
 
 The project's outbound client (wechatpy's WeChatClient with its base URL pointed here) cannot tell it from the
-real API for what the project uses: access tokens, customer-service and template messages, the custom menu and
-media download. Errors come back as WeChat sends them: HTTP 200 with an ``errcode``. Every call is recorded
-(in memory, and as JSON lines when a record path is given) so tests and the dev page can see what was sent.
+real API for what the project uses: access tokens, customer-service and template messages, the custom menu, media
+download and temporary parametric QR codes (remembered, so the simulator can "scan" them: `qr_codes`). Errors
+come back as WeChat sends them: HTTP 200 with an ``errcode``. Every call is recorded (in memory, and as JSON lines
+when a record path is given) so tests and the dev page can see what was sent.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sanic.response import HTTPResponse, raw
 from sanic.response import json as json_response
 
 from wechat.settings import WeChatSettings
+from wechat.simulator.qr_codes import QrCodeRefused, QrCodes
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ ERRMSG = {
     40013: "invalid appid",
     40037: "invalid template_id",
     40125: "invalid appsecret",
+    40097: "invalid args",
     45002: "content size out of limit",
     45009: "reach max api daily quota limit",
     45015: "response out of time limit or subscription is canceled",
@@ -166,6 +169,7 @@ class ApiStandIn:
         self._tokens: dict[str, float] = {}  # token → valid until
         self._windows: dict[str, tuple[float, int]] = {}  # openid → (last user message at, replies left)
         self._template_msgids = itertools.count(secrets.randbelow(10**9) + 10**9)
+        self.qr_codes = QrCodes(clock)
 
     # -- state -------------------------------------------------------------------------------------------
 
@@ -236,11 +240,13 @@ class ApiStandIn:
         api.add_route(self._menu_get, "/menu/get", methods=["GET"])
         api.add_route(self._selfmenu_get, "/get_current_selfmenu_info", methods=["GET"])
         api.add_route(self._media_get, "/media/get", methods=["GET"])
+        api.add_route(self._qrcode_create, "/qrcode/create", methods=["POST"])
         control = Blueprint("wechat_api_standin_control", url_prefix="/simulator")
         control.add_route(self._outbound_get, "/outbound", methods=["GET"])
         control.add_route(self._outbound_clear, "/outbound", methods=["DELETE"])
         control.add_route(self._faults, "/faults", methods=["POST"])
         control.add_route(self._menu_show, "/menu", methods=["GET"])
+        control.add_route(self._qr_codes_list, "/qrcodes", methods=["GET"])
         app.blueprint(api)
         app.blueprint(control)
 
@@ -357,6 +363,17 @@ class ApiStandIn:
         headers = {"Content-Disposition": f'attachment; filename="{media_id[:16]}.{extension}"'}
         return raw(media, content_type=content_type, headers=headers)
 
+    async def _qrcode_create(self, request: Request) -> HTTPResponse:
+        body = self._json_body(request)
+        if refusal := self._refuse(request, "qrcode_create", None, body):
+            return refusal
+        try:
+            code = self.qr_codes.create(body)
+        except QrCodeRefused as exc:
+            return self._answer("qrcode_create", None, body, error(exc.errcode))
+        self.record("qrcode_create", None, body, 0, url=code.url)
+        return json_response(code.answer(self.clock()))
+
     # -- controls for tests and the dev page ---------------------------------------------------------------
 
     async def _outbound_get(self, request: Request) -> HTTPResponse:
@@ -377,6 +394,10 @@ class ApiStandIn:
         self.inject(body["fail"], body.get("errcode", -1), body.get("http_status"))
         return json_response({"fail": self.fault.remaining, "errcode": self.fault.errcode,
                               "http_status": self.fault.http_status})  # fmt: skip
+
+    async def _qr_codes_list(self, request: Request) -> HTTPResponse:
+        """The QR codes made so far, newest first (the dev page offers them to scan)."""
+        return json_response({"codes": self.qr_codes.listing()})
 
     async def _menu_show(self, request: Request) -> HTTPResponse:
         """The published menu without a token, for the dev page (which must not hold the AppSecret)."""

@@ -4,6 +4,10 @@ What WeChat does, and so what this does: it posts each user message to the webho
 on a timeout, a failed connection or a non-200 answer it posts the same message again (same MsgId and
 CreateTime, fresh timestamp, nonce and signature), three tries in all. When every try failed, the user
 sees "该公众号暂时无法提供服务，请稍后再试". A 200 with an empty body or "success" shows nothing.
+
+Scanning a parametric QR code (带参数二维码) sends a SCAN event with the code's scene to a follower's account, and
+makes someone who does not follow yet follow it: a subscribe event with ``qrscene_`` + the scene. So the simulator
+remembers who follows: whoever subscribed, wrote or tapped, until they unsubscribe.
 """
 
 from __future__ import annotations
@@ -153,6 +157,8 @@ class WeChatServer:
         self.crypto = WeChatCrypto(settings.token, settings.aes_key, settings.appid) if settings.safe_mode else None
         # MsgIds look like WeChat's (19 digits); a random start keeps two simulator runs from colliding.
         self._next_msg_id = secrets.randbelow(10**18) + 6 * 10**18
+        self.followers: set[str] = set()
+        """OpenIDs that follow the account (what a scan sends depends on it)."""
 
     # -- public API: one call per user action ------------------------------------------------------------
 
@@ -171,20 +177,35 @@ class WeChatServer:
         pic_url = f"http://mmbiz.qpic.cn/mmbiz_jpg/{media_id[:16]}/0"
         return await self._send_message(openid, "image", PicUrl=pic_url, MediaId=media_id)
 
-    async def send_event(self, openid: str, event: str, key: str | None = None) -> Delivery:
-        """A menu click, (un)subscription, QR scan or menu link; events carry no MsgId."""
+    async def send_event(
+        self, openid: str, event: str, key: str | None = None, *, ticket: str | None = None
+    ) -> Delivery:
+        """A menu click, (un)subscription, QR scan or menu link; events carry no MsgId. A subscription or scan by a
+        QR code carries the code's scene (``key``) and its ``ticket`` (a random one when not given)."""
         if event not in EVENTS:
             raise ValueError(f"event must be one of {EVENTS}, got {event!r}")
         fields: dict[str, str | int | None] = {"Event": event}
         if event == "subscribe" and key:
-            fields |= {"EventKey": f"qrscene_{key}", "Ticket": secrets.token_urlsafe(24)}
+            fields |= {"EventKey": f"qrscene_{key}", "Ticket": ticket or secrets.token_urlsafe(24)}
         elif event == "SCAN":
-            fields |= {"EventKey": key or "", "Ticket": secrets.token_urlsafe(24)}
+            fields |= {"EventKey": key or "", "Ticket": ticket or secrets.token_urlsafe(24)}
         elif event in ("CLICK", "VIEW"):
             fields["EventKey"] = key or ""
+        if event == "unsubscribe":
+            self.followers.discard(openid)
+        elif event != "VIEW":
+            self.followers.add(openid)
         if event in GRANTING_EVENTS and self.on_inbound:
             self.on_inbound(openid)
         return await self.deliver(openid, self.build_xml(openid, "event", **fields), msg_id=None)
+
+    async def scan(
+        self, openid: str, scene: str, *, ticket: str | None = None, follows: bool | None = None
+    ) -> Delivery:
+        """The user scans a parametric QR code: SCAN with the scene if they follow the account (``follows``, or
+        as the simulator remembers), else they follow it by the code (subscribe with ``qrscene_`` + scene)."""
+        following = openid in self.followers if follows is None else follows
+        return await self.send_event(openid, "SCAN" if following else "subscribe", scene, ticket=ticket)
 
     # -- low-level helpers, also for hostile tests ---------------------------------------------------------
 
@@ -297,6 +318,7 @@ class WeChatServer:
     async def _send_message(self, openid: str, msg_type: str, **fields: str | int | None) -> Delivery:
         msg_id = self.new_msg_id()
         xml = self.build_xml(openid, msg_type, **fields, MsgId=int(msg_id))
+        self.followers.add(openid)  # only followers can write to an Official Account
         if self.on_inbound:
             # Before posting: the webhook may already answer through customer service while we wait.
             self.on_inbound(openid)

@@ -1,0 +1,101 @@
+"""The QR code printed on a queue ticket: WeChat's parametric code (带参数二维码), so that scanning it links the ticket
+to the resident's WeChat and the "3 people ahead" notice reaches them; or, where WeChat cannot make one, the ticket's
+page (which shows the place in the queue but can remind nobody).
+
+The ticket printer's claim asks for the code (`backend.services.print_jobs.attach_follow_code`) outside any
+transaction and within ``QR_TIMEOUT_S``, and the job's payload keeps it, so a reprint prints the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from backend.config import Settings
+from wechat.client import MAX_QR_EXPIRE_S, WeChatApi, errcode
+from wechat.scenes import ticket_scene
+from wechat.settings import WeChatSettings
+from wechat.state import open_state
+
+logger = logging.getLogger(__name__)
+
+WECHAT = "wechat"
+"""A code WeChat made: scanning it follows the ticket on WeChat (the ticket promises a reminder)."""
+PAGE = "page"
+"""The ticket's page: its place in the queue, no reminder."""
+QR_TIMEOUT_S = 2.0
+"""The most the printer's claim waits for WeChat, all requests included (the token's too)."""
+MIN_LIFETIME_S = 3600
+"""A code lives at least this long, even for a ticket printed just before midnight."""
+
+
+@dataclass(frozen=True)
+class FollowCode:
+    """What a ticket's QR code encodes, and which kind of code it is (WECHAT or PAGE)."""
+
+    url: str
+    kind: str
+
+
+def lifetime_s(service_day: dt.date, now: dt.datetime) -> int:
+    """Seconds from ``now`` (the centre's local time) to the end of the ticket's service day, after which its number
+    means nothing; at least MIN_LIFETIME_S, at most WeChat's 30 days."""
+    end = dt.datetime.combine(service_day + dt.timedelta(days=1), dt.time(0), tzinfo=now.tzinfo)
+    return int(min(max((end - now).total_seconds(), MIN_LIFETIME_S), MAX_QR_EXPIRE_S))
+
+
+def _reason(exc: BaseException) -> str:
+    """Why WeChat made no code, free of the access token (wechatpy's errors can carry the request's URL)."""
+    if (code := errcode(exc)) is not None:
+        return f"errcode {code}"
+    return "no answer within the time allowed" if isinstance(exc, TimeoutError) else type(exc).__name__
+
+
+class FollowCodes:
+    """Makes tickets' QR codes: WeChat's through ``api`` (None: WeChat is not configured), else the page's."""
+
+    def __init__(self, api: WeChatApi | None, page_url: str, *, timeout_s: float = QR_TIMEOUT_S) -> None:
+        self.api = api
+        self.page_url = page_url.rstrip("/")
+        self.timeout_s = timeout_s
+
+    @classmethod
+    def from_env(cls, settings: Settings) -> FollowCodes:
+        """Codes for WECHAT_* settings (opens the shared state, a file or Redis: call it in a thread)."""
+        wechat = WeChatSettings.from_env()
+        if not (wechat.appid and wechat.secret):  # WeChatApi.configured's test, before opening any state
+            return cls(None, settings.follow_url)
+        return cls(WeChatApi(wechat, open_state(wechat), timeout_s=QR_TIMEOUT_S), settings.follow_url)
+
+    def page(self, service_day: dt.date, number: str) -> FollowCode:
+        """The ticket's page (``/follow/ticket/<day>/<number>``)."""
+        return FollowCode(f"{self.page_url}/ticket/{service_day.isoformat()}/{number}", PAGE)
+
+    async def for_ticket(self, service_day: dt.date, number: str, *, now: dt.datetime, job_id: int) -> FollowCode:
+        """WeChat's code for the ticket, living until the end of its service day; the page when WeChat is not
+        configured, or fails or is slow (logged: the caller keeps the code, so this happens once per job)."""
+        if self.api is None:
+            return self.page(service_day, number)
+        scene = ticket_scene(service_day, number)
+        try:
+            made = self.api.create_scene_qr_code(scene, lifetime_s(service_day, now))
+            code = await asyncio.wait_for(made, self.timeout_s)
+        except Exception as exc:  # WeChat's refusals, transport errors and the timeout alike: print the page
+            logger.warning(
+                "print job %d: WeChat made no QR code for ticket %s (%s); the ticket shows its page instead",
+                job_id,
+                number,
+                _reason(exc),
+            )
+            return self.page(service_day, number)
+        return FollowCode(code.url, WECHAT)
+
+
+async def start(settings: Settings) -> FollowCodes:
+    """This worker's maker of tickets' codes."""
+    codes = await asyncio.to_thread(FollowCodes.from_env, settings)
+    if codes.api is None:
+        logger.info("WeChat is not configured (WECHAT_APPID, WECHAT_SECRET): tickets carry their page's address")
+    return codes

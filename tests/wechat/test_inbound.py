@@ -1,0 +1,63 @@
+"""What a scan of one of the centre's QR codes asks of the bot: a follower's SCAN is the code's own request; someone
+who follows by the code gets "/follow" with it as an entity (the rules welcome them first, then answer it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from wechatpy import parse_message
+
+from wechat.inbound import Inbound, interpret
+from wechat.scenes import parse_ticket, ticket_in_scene, ticket_scene
+from wechat.settings import WeChatSettings
+from wechat.simulator.wechat_server import WeChatServer
+
+SERVER = WeChatServer("http://127.0.0.1:9/unused", WeChatSettings(token="t"))
+OPENID = "oInbound_0123456789abcdefghij"
+
+
+async def _event(event: str, key: str) -> Inbound:
+    fields = {"Event": event, "EventKey": key, "Ticket": "gQticket"}
+    return await interpret(parse_message(SERVER.build_xml(OPENID, "event", **fields)), None)
+
+
+@pytest.mark.parametrize(
+    ("key", "turn"),
+    [
+        ("ticket_20261127_A012", '/follow_ticket{"ticket": "20261127_A012"}'),
+        ("ticket_20261127_V105", '/follow_ticket{"ticket": "20261127_V105"}'),
+        ("item_residence_permit", '/request_item{"item": "residence_permit"}'),
+        ("queue", "/take_number"),
+        ("ticket_2026_A012", "/greet"),  # not a ticket of ours
+        ("somewhere_else", "/greet"),
+    ],
+)
+async def test_a_followers_scan_is_what_the_code_asks(key: str, turn: str) -> None:
+    inbound = await _event("SCAN", key)
+    assert (inbound.text, inbound.from_follower) == (turn, True)
+
+
+@pytest.mark.parametrize(
+    ("key", "turn"),
+    [
+        ("qrscene_ticket_20261127_A012", '/follow{"ticket": "20261127_A012"}'),
+        ("qrscene_item_residence_permit", '/follow{"item": "residence_permit"}'),
+        ("qrscene_queue", '/follow{"number_machine": "queue"}'),
+        ("qrscene_somewhere_else", "/follow"),
+        ("", "/follow"),
+    ],
+)
+async def test_following_by_a_code_is_a_welcome_with_what_the_code_asks(key: str, turn: str) -> None:
+    inbound = await _event("subscribe", key)
+    assert (inbound.text, inbound.from_follower) == (turn, True)
+    assert inbound.metadata == ({"scene": key.removeprefix("qrscene_")} if key else {})
+
+
+def test_a_tickets_scene_names_its_day_and_number_within_wechats_limit() -> None:
+    scene = ticket_scene(dt.date(2026, 11, 27), "A012")
+    assert scene == "ticket_20261127_A012" and len(scene) <= 64
+    assert ticket_in_scene(scene) == "20261127_A012"
+    assert parse_ticket("20261127_A012") == (dt.date(2026, 11, 27), "A012")
+    assert parse_ticket("20261332_A012") is None and parse_ticket("20261127_a012") is None
+    assert parse_ticket("") is None and ticket_in_scene("item_residence_permit") is None
