@@ -15,7 +15,9 @@ QUEUE = "queue"
 TICKET_PREFIX = "ticket_"
 MAX_SCENE_LENGTH = 64
 """WeChat's limit for a string scene (scene_str)."""
-_TICKET = re.compile(r"ticket_(\d{8})_([A-Z]\d{3,7})")
+TICKET_NUMBER = re.compile(r"[A-Z]\d{3,7}")
+"""A queue ticket's number: its category's letter and the day's sequence (A012, V003)."""
+_TICKET = re.compile(rf"ticket_(\d{{8}})_({TICKET_NUMBER.pattern})")
 
 
 def ticket_scene(service_day: dt.date, number: str) -> str:

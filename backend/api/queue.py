@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json as json_module
-import re
 import time
 
 from sanic import Blueprint, HTTPResponse, Request, Sanic, json
@@ -31,13 +30,13 @@ from backend.errors import invalid, not_found
 from backend.services import queue as service
 from backend.services import ticket_followers
 from backend.services.queue import Placed
+from wechat.scenes import TICKET_NUMBER
 
 queue = Blueprint("queue", url_prefix="/api/v1/queue")
 EVENT_POLL_S = 0.2
 """How often the event stream looks for new hall events when not woken: the events are read from the database,
 so changes made by another worker or replica arrive within this time; this worker's own changes wake it at once."""
 KEEPALIVE_S = 15
-TICKET_NUMBER = re.compile(r"[A-Z]\d{3,7}")
 
 
 def _hall_changed(app: Sanic) -> asyncio.Condition:

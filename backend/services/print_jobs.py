@@ -13,7 +13,6 @@ A queue ticket's QR code is made when its job is first claimed (`attach_follow_c
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
@@ -23,6 +22,7 @@ from backend.db import Database
 from backend.errors import conflict, not_found
 from backend.models import Case, PrintJob, PrintJobStatus, as_utc, utcnow
 from backend.services import audit
+from wechat.scenes import TICKET_NUMBER
 
 if TYPE_CHECKING:
     from backend.follow_codes import FollowCodes
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 FINAL = frozenset({PrintJobStatus.PRINTED, PrintJobStatus.CANCELLED})
 MAX_JOB_ID = 2**31 - 1
 """Largest id the INTEGER column holds; a larger one in a URL names no job (and would overflow SQLite's driver)."""
-_TICKET_NUMBER = re.compile(r"[A-Z]\d{3,7}")
 
 
 async def create_job(db: Database, request: PrintJobCreate, *, actor: str) -> PrintJob:
@@ -106,7 +105,7 @@ def _ticket_of(job: PrintJob) -> tuple[dt.date, str] | None:
     if job.kind != "ticket" or payload.get("follow_qr"):
         return None
     number, day = payload.get("number"), payload.get("service_day")
-    if not isinstance(number, str) or not _TICKET_NUMBER.fullmatch(number) or not isinstance(day, str):
+    if not isinstance(number, str) or not TICKET_NUMBER.fullmatch(number) or not isinstance(day, str):
         return None
     try:
         return dt.date.fromisoformat(day), number
