@@ -386,6 +386,8 @@ class BoardOut(BaseModel):
 
     service_day: dt.date
     calling: list[CallingOut]
+    latest: CallingOut | None = None
+    """The most recent call still being served (None when no window calls anyone)."""
     next: dict[str, list[str]]
     """The next numbers of each category."""
     waiting: dict[str, int]

@@ -388,7 +388,8 @@ async def set_paused(db: Database, window: int, paused: bool, *, actor: str, tod
 
 
 async def board(db: Database, today: dt.date, window_count: int, *, upcoming: int = 3) -> dict[str, Any]:
-    """What the hall's board shows: each window's number, the next numbers and how many wait, paused windows."""
+    """What the hall's board shows: each window's number, the latest call still being served (the board's large
+    line after a reload), the next numbers and how many wait, paused windows."""
     waiting, serving = await hall_status(db, today, window_count)
     async with db.read() as session:
         upcoming_numbers = {
@@ -397,9 +398,14 @@ async def board(db: Database, today: dt.date, window_count: int, *, upcoming: in
         }
         paused = await session.execute(select(ServiceWindow.number).where(ServiceWindow.paused.is_(True)))
         paused_windows = sorted(int(w) for w in paused.scalars() if 1 <= w <= window_count)
+        newest = select(QueueTicket.window, QueueTicket.number).where(
+            QueueTicket.service_day == today, QueueTicket.status == TicketStatus.CALLED
+        )
+        latest = (await session.execute(newest.order_by(QueueTicket.called_at.desc()).limit(1))).first()
     return {
         "service_day": today.isoformat(),
         "calling": [{"window": w, "number": serving[w]} for w in sorted(serving)],
+        "latest": {"window": latest[0], "number": latest[1]} if latest and latest[0] in serving else None,
         "next": {c: [t.number for t in tickets] for c, tickets in upcoming_numbers.items()},
         "waiting": waiting,
         "paused": paused_windows,

@@ -50,6 +50,8 @@ def test_the_board_shows_each_call_live_in_large_type(browser: Browser, backend:
     assert latest_px >= 80 and calling_px >= 50  # read from across the hall
     page.screenshot(path=str(tmp_path / "board.png"))
     assert (tmp_path / "board.png").stat().st_size > 10_000
+    page.reload()  # a board switched on again shows the last call still being served
+    expect(page.locator("#latest")).to_have_text("请 A001 号到 5 号窗口")
     page.close()
 
 
