@@ -139,13 +139,6 @@ def mask_phone(phone: str | None) -> str | None:
     return f"{phone[:3]}{'*' * (len(phone) - 7)}{phone[-4:]}"
 
 
-def mask_openid(openid: str | None) -> str | None:
-    """Keep the first 4 characters of a WeChat OpenID (oAbC****): enough to tell followers apart in a log."""
-    if not openid:
-        return openid
-    return f"{openid[:4]}****" if len(openid) > 4 else "****"
-
-
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 

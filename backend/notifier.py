@@ -17,12 +17,12 @@ from typing import Protocol
 
 from backend.config import Settings
 from backend.db import Database
-from backend.identity import mask_openid
 from backend.models import NotificationStatus, utcnow
 from backend.services import notifications as service
 from backend.services.notifications import MAX_ATTEMPTS
 from wechat.client import FOLLOWER_GONE_ERRORS, WeChatApi, errcode
 from wechat.delivery import CustomerService
+from wechat.openids import mask_openid
 from wechat.settings import WeChatSettings
 from wechat.state import open_state
 from wechat.templates import Notice, send_notice

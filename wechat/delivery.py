@@ -22,6 +22,7 @@ import enum
 import logging
 
 from wechat.client import FOLLOWER_GONE_ERRORS, QUOTA_ERRORS, WeChatApi, errcode
+from wechat.openids import mask_openid
 from wechat.state import SharedState
 from wechat.text import CONTINUED, split
 
@@ -56,12 +57,6 @@ def _allowance_key(openid: str) -> str:
 
 def _outbox_key(openid: str) -> str:
     return f"wechat:outbox:{openid}"
-
-
-def mask_openid(openid: str) -> str:
-    """An OpenID fit for a log line (oAbC****), as `backend.identity.mask_openid` writes it; not imported from there
-    because this package also runs in Rasa's environment, which lacks the backend's dependencies."""
-    return f"{openid[:4]}****" if len(openid) > 4 else "****"
 
 
 class CustomerService:

@@ -14,12 +14,13 @@ from backend.api.schemas import (
     TicketOut,
 )
 from backend.catalog.schema import Catalog, Item, MaterialForm
-from backend.identity import mask_id_number, mask_openid, mask_phone
+from backend.identity import mask_id_number, mask_phone
 from backend.models import Case, Notification, NotificationStatus, PrintJob, as_utc
 from backend.pages.follow import case_path
 from backend.services import print_jobs
 from backend.services.cases import missing_names
 from backend.services.queue import Placed
+from wechat.openids import mask_openid
 
 FORM_LABELS = {
     MaterialForm.ORIGINAL: "原件",

@@ -17,9 +17,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db import Database
-from backend.identity import mask_openid
 from backend.models import Notification, NotificationKind, NotificationStatus, QueueTicket, utcnow
 from wechat import templates
+from wechat.openids import mask_openid
 from wechat.templates import Notice
 
 logger = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from backend.db import Database
 from backend.errors import conflict, not_found
-from backend.identity import mask_openid
 from backend.models import QueueTicket, TicketStatus
 from backend.services import audit
 from backend.services.queue import Placed, find_ticket
+from wechat.openids import mask_openid
 
 
 async def link_follower(

@@ -20,7 +20,8 @@ from wechatpy.exceptions import WeChatClientException
 from tests.wechat.conftest import PLAIN, StandIn
 from wechat import delivery
 from wechat.client import WeChatApi
-from wechat.delivery import ALLOWANCE, HELD_OVER, RETRY_INDEX, CustomerService, mask_openid, sweep_forever
+from wechat.delivery import ALLOWANCE, HELD_OVER, RETRY_INDEX, CustomerService, sweep_forever
+from wechat.openids import mask_openid
 from wechat.settings import WeChatSettings
 from wechat.state import RedisState, SharedState, SqliteState
 from wechat.text import CONTINUED, split
