@@ -84,8 +84,10 @@ run: system env model
 	@scripts/run.sh
 
 # The production configuration on this machine, against the local PostgreSQL and Redis (deploy/); reads .env too.
+# It refuses demonstration secrets: `make run-prod ARGS=--demo` tries it out anyway (loudly), and
+# `make run-prod ARGS=--generate-secrets` makes the deployment's missing secret files (README, Security).
 run-prod: system env model
-	@set -a && { [ ! -f .env ] || . ./.env; } && set +a && $(PY) -m deploy
+	@umask 077 && set -a && { [ ! -f .env ] || . ./.env; } && set +a && $(PY) -m deploy $(ARGS)
 
 chat: venv
 	@$(PY) scripts/chat.py
@@ -108,5 +110,6 @@ lock: venv venv-rasa
 	$(VENV_RASA)/bin/python -m pip install $(PIP_FLAGS) -r requirements/rasa.in
 	$(VENV_RASA)/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip==' > requirements/rasa.lock
 
+# Build output only. Never var/: it holds the SQLite database, uploads, secrets and the follow secret (data).
 clean:
-	rm -rf $(VENV) $(VENV_RASA) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_RASA) .pytest_cache .ruff_cache build dist

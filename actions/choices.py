@@ -12,6 +12,8 @@ CHINESE_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "�
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 YES_WORDS = ("是", "对", "有", "好", "要", "可以", "行", "嗯", "带了", "同意", "没错", "ok", "OK")
 NO_WORDS = ("不", "没", "否", "别", "算了")
+AFFIRMATIVE_NEGATIONS = ("没错", "没问题", "不错")
+"""Phrases with a negation's character that say yes."""
 ALL_WORDS = ("都有", "全部", "全都", "都带了", "都齐了")
 
 
@@ -49,13 +51,19 @@ def _numbers(text: str) -> list[int]:
 
 
 def yes_or_no(intent: str | None, text: str) -> bool | None:
-    """True for yes, False for no, None when the answer is neither (ask again)."""
+    """True for yes, False for no, None when the answer is neither (ask again).
+
+    A negation in the words wins over the model's intent: "不是" read as ``affirm`` must never become a yes (a
+    consent, a reused identity). Phrases that only look negative ("没错", "没问题") are taken out first.
+    """
+    plain = text.strip()
+    for phrase in AFFIRMATIVE_NEGATIONS:
+        plain = plain.replace(phrase, "好")
+    if any(word in plain for word in NO_WORDS):
+        return False
     if intent == "affirm":
         return True
     if intent in {"deny", "none_of_these"}:
-        return False
-    plain = text.strip()
-    if any(word in plain for word in NO_WORDS):
         return False
     if any(word in plain for word in YES_WORDS):
         return True

@@ -1,4 +1,4 @@
-"""Action-server settings, read from the environment."""
+"""Action-server settings, read from the environment (the service token: `security.tokens`)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ class ActionSettings:
     """Pause before the first retry of a write, in seconds; it doubles after each attempt."""
     write_backoff_max_s: float = 2.0
     """Longest pause between two attempts of a write, in seconds."""
+    backend_token: str | None = None
+    """The "actions" service token the backend's internal API asks for; None: JIUJIN_ACTIONS_TOKEN or its file
+    under JIUJIN_SECRETS_DIR (`security.tokens`), read when a request is made until it is there (the backend
+    makes the file when it starts)."""
 
     @classmethod
     def from_env(cls) -> ActionSettings:

@@ -1,4 +1,8 @@
-"""Actions that may start a form report it through the ``launch`` slot, and say so (null) when they do not."""
+"""Actions that may start a form report it through the ``launch`` slot, and say so (null) when they do not.
+
+Whatever starts the filing form also makes it ask before reusing a resident's details left from earlier in the
+conversation (`actions.resident`), so no launcher can forget to.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+
+from actions.resident import confirm_before_reuse, launches_filing
 
 
 def with_launch(events: list[Any]) -> list[Any]:
@@ -30,5 +36,6 @@ class LaunchingAction(Action, abc.ABC):
         """The action's events (``launch`` may be among them)."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
-        """``decide``, with ``launch`` always set."""
-        return with_launch(await self.decide(dispatcher, tracker, domain))
+        """``decide``, with ``launch`` always set (and, starting a filing, the question before any reuse)."""
+        events = with_launch(await self.decide(dispatcher, tracker, domain))
+        return [*events, *confirm_before_reuse(tracker)] if launches_filing(events) else events

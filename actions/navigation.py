@@ -71,7 +71,7 @@ class ActionGoBack(Action):
             order = filing_slots(bool(tracker.get_slot("proxy")))
             requested = tracker.get_slot("requested_slot")
             at = order.index(requested) if requested in order else len(order)
-            if at == 0:
+            if at == 0 or requested == "same_resident":  # “还是为王*英办理吗？” comes before every question
                 dispatcher.utter_message(response="utter_go_back_start")
                 return []
             previous = order[at - 1]

@@ -1,19 +1,18 @@
-"""Queue numbers (taking one, following a printed one on WeChat) and case progress for residents."""
+"""Queue numbers for residents: taking one, following a printed one on WeChat (case progress: actions/progress.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.choices import ID_NUMBER_IN_TEXT
 from actions.clients.backend import BackendError, BackendUnavailable, backend
 from actions.origin import intake_channel, wechat_openid
+from actions.personal_data import real_slot
 from backend.identity import age_on
 from wechat.scenes import parse_ticket
 
@@ -21,7 +20,6 @@ PRIORITY_AGE = 70
 REMINDED_AHEAD = 3
 """The backend tells a follower 快到您了 when a call leaves this many people ahead (its notifications.NEAR_AHEAD):
 a ticket already this close gets no reminder, so none is promised."""
-_CASE_NUMBER = re.compile(r"JJ-\d{8}-\d{4}", re.IGNORECASE)
 _ASKS_FOR_PRIORITY = re.compile(r"绿色通道|优先|孕妇|怀孕|残疾|残障|轮椅")
 """Words of a resident asking for the 绿色通道 when taking a number ("我是孕妇，帮我取个号")."""
 
@@ -34,14 +32,19 @@ class ActionTakeNumber(Action):
         return "action_take_number"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        id_number = tracker.get_slot("id_number")  # validated by the backend when it was given
+        id_number = await real_slot(tracker, "id_number")  # validated when given; the tracker holds it masked
         elderly = bool(id_number) and age_on(id_number, dt.date.today()) >= PRIORITY_AGE
         asked = bool(_ASKS_FOR_PRIORITY.search(tracker.latest_message.get("text") or ""))
         category = "V" if elderly or asked else "A"
         key = f"bot-ticket-{tracker.sender_id}-{tracker.latest_message.get('message_id') or len(tracker.events)}"
         try:
-            ticket = await backend().take_ticket(category, intake_channel(tracker), key[:64], wechat_openid(tracker))
-        except (BackendError, BackendUnavailable):
+            ticket = await backend().take_ticket(
+                category, intake_channel(tracker), key[:64], wechat_openid(tracker), sender=ticket_sender(tracker)
+            )
+        except BackendError as error:
+            self._capped(dispatcher, error)
+            return [SlotSet("launch", None), SlotSet("proposal", None)]
+        except BackendUnavailable:
             dispatcher.utter_message(response="utter_backend_unavailable")
             return [SlotSet("launch", None)]
         wait = ticket.get("estimated_wait_minutes") or 0
@@ -52,10 +55,28 @@ class ActionTakeNumber(Action):
             dispatcher.utter_message(response="utter_ticket_priority_proof")
         return [SlotSet("launch", None), SlotSet("proposal", None)]
 
+    @staticmethod
+    def _capped(dispatcher: CollectingDispatcher, error: BackendError) -> None:
+        """The backend's caps per resident: one waiting number at a time, a few a day."""
+        details = error.details if isinstance(error.details, dict) else {}
+        if error.code == "ticket_waiting" and details.get("number"):
+            dispatcher.utter_message(response="utter_ticket_limit_waiting", number=details["number"])
+        elif error.code == "ticket_daily_limit" and details.get("limit"):
+            dispatcher.utter_message(response="utter_ticket_limit_daily", limit=details["limit"])
+        else:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+
+
+def ticket_sender(tracker: Tracker) -> str:
+    """Who takes the number, for the backend's caps: the conversation's channel and sender (a WeChat OpenID, a REST
+    sender, a counter's resident session)."""
+    return f"{tracker.get_latest_input_channel() or 'unknown'}:{tracker.sender_id}"
+
 
 class ActionFollowTicket(Action):
     """A follower scanned a queue ticket's QR code: link the ticket to them, say where it stands and that they will
-    be reminded; or that it was already called, or is not today's."""
+    be reminded; or that it was already called, is not today's, is followed by someone else, or that the code is
+    not one of the centre's (a typed ``/follow_ticket`` with a made-up signature)."""
 
     def name(self) -> str:
         return "action_follow_ticket"
@@ -69,9 +90,9 @@ class ActionFollowTicket(Action):
         if ticket is None:
             dispatcher.utter_message(response="utter_ticket_follow_expired")
             return []
-        day, number = ticket
+        day, number = ticket.service_day, ticket.number
         try:
-            followed = await backend().follow_ticket(day.isoformat(), number, openid)
+            followed = await backend().follow_ticket(day.isoformat(), number, openid, ticket.signature)
         except BackendUnavailable:
             dispatcher.utter_message(response="utter_backend_unavailable")
             return []
@@ -90,47 +111,9 @@ class ActionFollowTicket(Action):
             dispatcher.utter_message(response="utter_ticket_follow_called", number=number, window=details["window"])
         elif error.code == "ticket_not_waiting":
             dispatcher.utter_message(response="utter_ticket_follow_finished", number=number)
+        elif error.code == "ticket_followed":
+            dispatcher.utter_message(response="utter_ticket_follow_taken", number=number)
+        elif error.code == "scene_invalid":
+            dispatcher.utter_message(response="utter_ticket_follow_invalid")
         else:  # unknown (404) or another day's (ticket_expired)
             dispatcher.utter_message(response="utter_ticket_follow_expired")
-
-
-class ActionCheckProgress(Action):
-    """On “办好了没”: by case number, or by ID number (the resident's latest cases)."""
-
-    def name(self) -> str:
-        return "action_check_progress"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        text = tracker.latest_message.get("text", "")
-        number = _CASE_NUMBER.search(text)
-        id_number = ID_NUMBER_IN_TEXT.search(text)
-        try:
-            if number:
-                cases = [await backend().case(number.group(0).upper())]
-            elif id_number:
-                cases = await backend().cases_of(id_number.group(0).upper())
-            else:
-                dispatcher.utter_message(response="utter_ask_case_number")
-                return []
-        except BackendUnavailable:
-            dispatcher.utter_message(response="utter_backend_unavailable")
-            return []
-        except BackendError:
-            cases = []
-        if not cases:
-            dispatcher.utter_message(response="utter_progress_none")
-            return []
-        for case in cases[:3]:
-            self._report(dispatcher, case)
-        return [SlotSet("case_number", cases[0]["case_number"])]
-
-    @staticmethod
-    def _report(dispatcher: CollectingDispatcher, case: dict[str, Any]) -> None:
-        dispatcher.utter_message(
-            response="utter_progress",
-            case_number=case["case_number"],
-            item_name=case["item_name"],
-            status=case["status_label"],
-        )
-        if case["missing"] and case["status"] in {"submitted", "needs_correction"}:
-            dispatcher.utter_message(response="utter_progress_missing", missing="、".join(case["missing"]))

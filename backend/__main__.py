@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
@@ -12,6 +14,8 @@ from backend.logs import configure
 
 def main() -> None:
     """Serve on BACKEND_HOST:BACKEND_PORT with BACKEND_WORKERS workers."""
+    # Everything the backend writes (database, uploads, secrets, SMS outbox) is its owner's alone; workers inherit it.
+    os.umask(0o077)
     configure()
     settings = Settings.from_env()
     loader = AppLoader(factory=create_app)

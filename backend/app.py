@@ -1,4 +1,5 @@
-"""The Sanic app factory: routes, per-worker database engine, one JSON error handler, the OpenAPI document."""
+"""The Sanic app factory: routes, the doors (`backend.api.access`), per-worker database engine, one JSON error
+handler, the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from backend import follow_codes, migrate, notifier
+from backend.api import access
 from backend.api.cases import cases
 from backend.api.identity import identity
 from backend.api.items import items
@@ -25,6 +27,7 @@ from backend.api.opening_hours import opening_hours
 from backend.api.print_jobs import print_jobs
 from backend.api.queue import queue
 from backend.api.speech import speech
+from backend.api.vault import vault
 from backend.catalog import store as catalog_store
 from backend.catalog.loader import load_catalog
 from backend.catalog.schema import Catalog
@@ -92,8 +95,10 @@ def create_app(
     app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
     app.ctx.follow_secret = follow_secret(settings.follow_secret, VAR_DIR)
     pages = (board_page, follow_pages, kiosk, console)
-    for blueprint in (items, cases, queue, print_jobs, identity, notifications, speech, opening_hours, *pages):
+    blueprints = (items, cases, queue, print_jobs, identity, notifications, speech, opening_hours, vault)
+    for blueprint in (*blueprints, *pages):
         app.blueprint(blueprint)
+    access.install(app)  # Host everywhere; Origin, service token and JSON bodies on /api/v1
 
     @app.on_request
     async def refuse_huge_bodies(request: Request):
@@ -124,7 +129,7 @@ def create_app(
         app.ctx.openapi = build_document(app, title="jiujin backend", version=VERSION)
         install_masking("sanic.root", "sanic.error", "sanic.access", "sanic.server")
         app.ctx.notifier = await notifier.start(app.ctx.db, settings)
-        app.ctx.follow_codes = await follow_codes.start(settings)
+        app.ctx.follow_codes = await follow_codes.start(settings, app.ctx.follow_secret)
 
     @app.before_server_stop
     async def stop_notifier(app: Sanic) -> None:

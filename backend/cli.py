@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy import select
 
-from backend import migrate
+from backend import kiosk_cli, migrate
 from backend.catalog.schema import Department
 from backend.config import Settings
 from backend.console.sessions import MIN_PASSWORD_LENGTH, hash_password
@@ -76,6 +76,25 @@ def _wechat_menu(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trackers_purge(args: argparse.Namespace) -> int:
+    import os
+
+    from deploy.tracker_purge import parse_age, purge
+
+    try:
+        age = parse_age(args.older_than)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    url = os.environ.get("TRACKER_DATABASE_URL", "").strip()
+    if not url:
+        print("nothing stored: Rasa keeps conversations in memory here (TRACKER_DATABASE_URL is not set)")
+        return 0
+    purged = purge(url, age)
+    print(f"{purged.conversations} conversations ({purged.events} events) older than {args.older_than} deleted")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="jiujin", description="就近办助手 jiujin")
@@ -97,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     menu_command = wechat_commands.add_parser("menu", help="show or publish the custom menu (WECHAT_APPID/SECRET)")
     menu_command.add_argument("action", choices=["show", "publish"])
     menu_command.set_defaults(run=_wechat_menu)
+    kiosk_cli.add_commands(commands)
+
+    trackers = commands.add_parser("trackers", help="Rasa's stored conversations (TRACKER_DATABASE_URL)")
+    trackers_commands = trackers.add_subparsers(dest="trackers_command", required=True)
+    purge_command = trackers_commands.add_parser("purge", help="delete conversations quiet for longer than an age")
+    purge_command.add_argument("--older-than", required=True, help="e.g. 30d, 12h or 90m")
+    purge_command.set_defaults(run=_trackers_purge)
     return parser
 
 

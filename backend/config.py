@@ -38,6 +38,11 @@ def _bool(name: str, default: bool) -> bool:
     return raw in {"1", "true", "yes", "on"}
 
 
+def _names(name: str) -> tuple[str, ...]:
+    """A comma-separated list (hosts, origins), lower-cased, without blanks or trailing slashes."""
+    return tuple(p.strip().lower().rstrip("/") for p in os.environ.get(name, "").split(",") if p.strip())
+
+
 def _window_departments(raw: str) -> dict[int, tuple[str, ...]]:
     """ "5=医保,社保;6=公安" → {5: ("医保", "社保"), 6: ("公安",)}; department names as in the catalog."""
     from backend.catalog.schema import Department
@@ -63,6 +68,16 @@ class Settings:
     """Interface the backend listens on."""
     port: int = 8000
     """TCP port of the backend."""
+    service_tokens: dict[str, str] | None = None
+    """Bearer tokens the internal API accepts, per calling service ({"tools": …, "actions": …}); None: each service
+    of `security.tokens.SERVICES` from JIUJIN_<SERVICE>_TOKEN or its file under JIUJIN_SECRETS_DIR, the file made
+    (mode 0600) when missing, as the server starts. Tests give them here directly."""
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+    """Host headers answered: a name alone allows any port, ``name:port`` that port only; BACKEND_ALLOWED_HOSTS
+    (comma-separated) adds to these, FOLLOW_URL's host is allowed as well. Any other Host gets a 421."""
+    allowed_origins: tuple[str, ...] = ()
+    """BACKEND_ALLOWED_ORIGINS (comma-separated ``scheme://host[:port]``): pages of other origins that may call the
+    API from a browser, besides the backend's own origin and FOLLOW_URL's; any other Origin gets a 403."""
     catalog_path: Path = PROJECT_ROOT / "backend" / "catalog" / "items.yml"
     """The catalog data file."""
     auto_migrate: bool = True
@@ -77,6 +92,11 @@ class Settings:
     """At most this many 绿色通道 (V) tickets are called in a row while 综合 (A) tickets wait."""
     rasa_url: str = "http://127.0.0.1:5005"
     """RASA_URL: the dialogue, for the voice counter's screen."""
+    kiosk_idle_s: float = 90
+    """KIOSK_IDLE_S: seconds without a turn after which a resident's session at a counter ends."""
+    kiosk_served_s: float = 60
+    """KIOSK_SERVED_S: seconds after a filing or a queue number (the bot's answer) when the session ends anyway, so
+    the next resident never continues the last one's conversation."""
     follow_secret: str = ""
     """FOLLOW_SECRET: signs the links on receipts to a case's page; empty: one generated once in var/."""
     follow_url: str = "http://127.0.0.1:8000/follow"
@@ -108,6 +128,14 @@ class Settings:
     """UPLOAD_MAX_MB: largest photo accepted, in MB (1 MB = 1 048 576 bytes)."""
     upload_max_pixels: int = 50_000_000
     """UPLOAD_MAX_PIXELS: largest photo accepted, in pixels (width × height; refuses decompression bombs)."""
+    environment: str = "development"
+    """JIUJIN_ENV: ``production`` (set by ``make run-prod``) refuses development-only settings such as the SMS
+    outbox; ``development`` (``make run``, tests) and ``demo`` (``make run-prod --demo``) allow them."""
+
+    def __post_init__(self) -> None:
+        # The outbox keeps live consent codes and whole phone numbers in a file: never where residents are real.
+        if self.environment == "production" and self.sms_sender == "outbox":
+            raise ValueError("SMS_SENDER=outbox is refused in production (JIUJIN_ENV=production): configure a gateway")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -117,6 +145,8 @@ class Settings:
             database_url=os.environ.get("DATABASE_URL") or defaults.database_url,
             host=os.environ.get("BACKEND_HOST") or defaults.host,
             port=_int("BACKEND_PORT", defaults.port),
+            allowed_hosts=defaults.allowed_hosts + _names("BACKEND_ALLOWED_HOSTS"),
+            allowed_origins=_names("BACKEND_ALLOWED_ORIGINS"),
             catalog_path=Path(os.environ.get("CATALOG_PATH") or defaults.catalog_path),
             auto_migrate=_bool("DB_AUTO_MIGRATE", defaults.auto_migrate),
             timezone=ZoneInfo(os.environ.get("CENTRE_TIMEZONE") or "Asia/Shanghai"),
@@ -128,6 +158,8 @@ class Settings:
             follow_secret=os.environ.get("FOLLOW_SECRET", "").strip(),
             follow_url=(os.environ.get("FOLLOW_URL", "").strip() or defaults.follow_url).rstrip("/"),
             rasa_url=os.environ.get("RASA_URL", "").strip() or defaults.rasa_url,
+            kiosk_idle_s=_float("KIOSK_IDLE_S", defaults.kiosk_idle_s),
+            kiosk_served_s=_float("KIOSK_SERVED_S", defaults.kiosk_served_s),
             workers=_int("BACKEND_WORKERS", defaults.workers),
             notifier_enabled=_bool("NOTIFIER_ENABLED", defaults.notifier_enabled),
             notifier_interval_s=_float("NOTIFIER_INTERVAL_S", defaults.notifier_interval_s),
@@ -138,4 +170,5 @@ class Settings:
             uploads_dir=Path(os.environ.get("UPLOADS_DIR") or defaults.uploads_dir),
             upload_max_mb=_int("UPLOAD_MAX_MB", defaults.upload_max_mb),
             upload_max_pixels=_int("UPLOAD_MAX_PIXELS", defaults.upload_max_pixels),
+            environment=os.environ.get("JIUJIN_ENV", "").strip().lower() or defaults.environment,
         )

@@ -3,7 +3,9 @@ to the resident's WeChat and the "3 people ahead" notice reaches them; or, where
 page (which shows the place in the queue but can remind nobody).
 
 The ticket printer's claim asks for the code (`backend.services.print_jobs.attach_follow_code`) outside any
-transaction and within ``QR_TIMEOUT_S``, and the job's payload keeps it, so a reprint prints the same code.
+transaction and within ``QR_TIMEOUT_S``, and the job's payload keeps it, so a reprint prints the same code. The
+code's scene is signed with the follow secret (`wechat.scenes`): a scan links a follower only to a ticket whose code
+the backend made.
 """
 
 from __future__ import annotations
@@ -54,20 +56,25 @@ def _reason(exc: BaseException) -> str:
 
 
 class FollowCodes:
-    """Makes tickets' QR codes: WeChat's through ``api`` (None: WeChat is not configured), else the page's."""
+    """Makes tickets' QR codes: WeChat's through ``api`` (None: WeChat is not configured), else the page's; a WeChat
+    code's scene is signed with ``scene_secret`` (the follow secret)."""
 
-    def __init__(self, api: WeChatApi | None, page_url: str, *, timeout_s: float = QR_TIMEOUT_S) -> None:
+    def __init__(
+        self, api: WeChatApi | None, page_url: str, *, scene_secret: bytes, timeout_s: float = QR_TIMEOUT_S
+    ) -> None:
         self.api = api
         self.page_url = page_url.rstrip("/")
+        self.scene_secret = scene_secret
         self.timeout_s = timeout_s
 
     @classmethod
-    def from_env(cls, settings: Settings) -> FollowCodes:
+    def from_env(cls, settings: Settings, scene_secret: bytes) -> FollowCodes:
         """Codes for WECHAT_* settings (opens the shared state, a file or Redis: call it in a thread)."""
         wechat = WeChatSettings.from_env()
         if not (wechat.appid and wechat.secret):  # WeChatApi.configured's test, before opening any state
-            return cls(None, settings.follow_url)
-        return cls(WeChatApi(wechat, open_state(wechat), timeout_s=QR_TIMEOUT_S), settings.follow_url)
+            return cls(None, settings.follow_url, scene_secret=scene_secret)
+        api = WeChatApi(wechat, open_state(wechat), timeout_s=QR_TIMEOUT_S)
+        return cls(api, settings.follow_url, scene_secret=scene_secret)
 
     def page(self, service_day: dt.date, number: str) -> FollowCode:
         """The ticket's page (``/follow/ticket/<day>/<number>``)."""
@@ -78,7 +85,7 @@ class FollowCodes:
         configured, or fails or is slow (logged: the caller keeps the code, so this happens once per job)."""
         if self.api is None:
             return self.page(service_day, number)
-        scene = ticket_scene(service_day, number)
+        scene = ticket_scene(self.scene_secret, service_day, number)
         try:
             made = self.api.create_scene_qr_code(scene, lifetime_s(service_day, now))
             code = await asyncio.wait_for(made, self.timeout_s)
@@ -93,9 +100,9 @@ class FollowCodes:
         return FollowCode(code.url, WECHAT)
 
 
-async def start(settings: Settings) -> FollowCodes:
-    """This worker's maker of tickets' codes."""
-    codes = await asyncio.to_thread(FollowCodes.from_env, settings)
+async def start(settings: Settings, scene_secret: bytes) -> FollowCodes:
+    """This worker's maker of tickets' codes, signing their scenes with ``scene_secret`` (the follow secret)."""
+    codes = await asyncio.to_thread(FollowCodes.from_env, settings, scene_secret)
     if codes.api is None:
         logger.info("WeChat is not configured (WECHAT_APPID, WECHAT_SECRET): tickets carry their page's address")
     return codes

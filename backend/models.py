@@ -6,7 +6,20 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text, Time, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from backend.catalog.checklist import Need
@@ -162,7 +175,12 @@ class Case(Base):
     proxy_staff: Mapped[str | None] = mapped_column(String(50))
     """Username of the social worker who filed for the resident (代办)."""
     consent: Mapped[str | None] = mapped_column(String(24))
-    """How the resident consented to proxy filing: in_person, sms_code, signature."""
+    """How the resident consented to proxy filing: in_person, sms_code, signature; ``pending`` for a filing from the
+    bot, until staff confirm it at the window (no acceptance before)."""
+    consent_confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    """Who confirmed the resident's consent: the staff member at the window, or the social worker who filed with the
+    resident's code or signature."""
+    consent_confirmed_at: Mapped[dt.datetime | None]
     wechat_openid: Mapped[str | None] = mapped_column(String(64), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
@@ -201,6 +219,7 @@ class QueueTicket(Base):
     __table_args__ = (
         UniqueConstraint("service_day", "category", "seq"),
         UniqueConstraint("call_key", name="uq_queue_tickets_call_key"),
+        Index("ix_queue_tickets_service_day_sender_hash", "service_day", "sender_hash"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -217,6 +236,9 @@ class QueueTicket(Base):
     """The department of the business, when known: windows serving it call it first."""
     recalls: Mapped[int] = mapped_column(Integer, default=0)
     wechat_openid: Mapped[str | None] = mapped_column(String(64))
+    sender_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the resident's conversation that took it (the action server's sender), for the caps per resident;
+    None for the number machine and staff."""
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     call_key: Mapped[str | None] = mapped_column(String(64))
     """The Idempotency-Key of the call-next that called it: a retried call gets this ticket, not the next one."""
@@ -317,6 +339,20 @@ class StaffUser(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column()
     """Set after too many wrong passwords: no login (not even with the right password) until then."""
     last_login_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins to the console from one client address, across accounts: after a few, each further try from
+    that address waits (`backend.console.throttle`)."""
+
+    __tablename__ = "sign_in_throttle"
+
+    address: Mapped[str] = mapped_column(String(45), primary_key=True)
+    """The client's IP address (IPv6 at most 45 characters)."""
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    blocked_until: Mapped[dt.datetime | None]
+    """No sign-in from this address is tried before then."""
 
 
 class StaffSession(Base):
@@ -473,3 +509,51 @@ class ClosureDay(Base):
     note: Mapped[str] = mapped_column(String(100))
     created_by: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CounterDevice(Base):
+    """A voice counter (screen and microphone) allowed to use ``/kiosk``: ``bin/jiujin kiosk add NAME``.
+
+    Its credential is not stored: it is an HMAC of the counters' server secret over the name and ``generation``
+    (`backend.services.kiosks`), so ``bin/jiujin kiosk url`` can print it again. Revoking and adding the counter
+    again moves to the next generation, so an old credential stays dead."""
+
+    __tablename__ = "counter_devices"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class ResidentSession(Base):
+    """One resident's use of a counter, recorded when it ends: when, how long, how it ended. Nothing the resident
+    said is kept here (the conversation lives in Rasa under a sender id made for this session only)."""
+
+    __tablename__ = "counter_resident_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counter: Mapped[str] = mapped_column(String(40), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column()
+    ended_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    end_reason: Mapped[str] = mapped_column(String(16))
+    """``done`` (办完了), ``served`` (a filing or a ticket, then the pause), ``idle``, ``revoked``."""
+    turns: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VaultEntry(Base):
+    """A number a resident typed or said (an ID number, a phone), kept for the actions while Rasa's tracker holds only
+    its masked form (`security.resident_text`). Found by its conversation and masked form; gone after ``expires_at``
+    (`backend.services.vault`)."""
+
+    __tablename__ = "personal_data_vault"
+    __table_args__ = (UniqueConstraint("conversation_hash", "masked"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the channel and the sender: the conversation's id is not kept (a WeChat OpenID is personal too)."""
+    masked: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

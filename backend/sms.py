@@ -1,9 +1,11 @@
 """Text messages to residents (the 代办 consent code): one small interface, chosen by the ``SMS_SENDER`` setting.
 
 No SMS gateway is reachable from these machines, so the only sender today is the development outbox: each message
-is appended as one JSON line to ``SMS_OUTBOX_PATH`` (where a developer, or a test, reads the code) and logged with
-the phone masked and without its text. A production gateway is one more `SmsSender` subclass and one more entry in
-`SENDERS`; its client is created in `create_sender`, at start-up, never at import time.
+is appended as one JSON line to ``SMS_OUTBOX_PATH`` (where a developer, or a test, reads the code; the file is its
+owner's alone, 0600, and holds the phone masked) and logged with the phone masked and without its text. Production
+(JIUJIN_ENV=production) refuses the outbox: its codes are live. A production gateway is one more `SmsSender`
+subclass and one more entry in `SENDERS`; its client is created in `create_sender`, at start-up, never at import
+time.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import abc
 import asyncio
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +41,8 @@ class SmsSender(abc.ABC):
 
 
 class OutboxSender(SmsSender):
-    """Development sender: appends ``{"at", "phone", "purpose", "text"}`` lines to a file instead of sending."""
+    """Development sender: appends ``{"at", "phone" (masked), "purpose", "text"}`` lines to a file instead of
+    sending."""
 
     name = "outbox"
 
@@ -48,7 +52,8 @@ class OutboxSender(SmsSender):
 
     async def send(self, phone: str, text: str, *, purpose: str) -> None:
         line = json.dumps(
-            {"at": utcnow().isoformat(), "phone": phone, "purpose": purpose, "text": text}, ensure_ascii=False
+            {"at": utcnow().isoformat(), "phone": mask_phone(phone), "purpose": purpose, "text": text},
+            ensure_ascii=False,
         )
         try:
             await asyncio.to_thread(self._append, line)
@@ -59,7 +64,8 @@ class OutboxSender(SmsSender):
     def _append(self, line: str) -> None:
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as out:
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(descriptor, "a", encoding="utf-8") as out:
                 out.write(line + "\n")
 
 

@@ -22,6 +22,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from backend.config import PROJECT_ROOT
+from security.tokens import create_secret_file
 
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql://root@127.0.0.1:5432/test"
 
@@ -115,46 +116,103 @@ class DialogueStack:
     rasa: str
     actions: subprocess.Popen[bytes]
     rasa_process: subprocess.Popen[bytes]
+    rasa_token: str = ""
+    """Rasa's API token ("" when the stack was started without Rasa's API)."""
+    secrets: Path | None = None
+    """The stack's JIUJIN_SECRETS_DIR: its service tokens and the action server's secret."""
+    action_url: str = ""
+    """The action server's base URL."""
+
+    def tracker(self, conversation_id: str) -> str:
+        """URL of a conversation's tracker through Rasa's API (which wants its token)."""
+        return f"{self.rasa}/conversations/{conversation_id}/tracker?token={self.rasa_token}"
+
+
+def rasa_command(port: int, *, endpoints: str = "endpoints.yml") -> list[str]:
+    """Rasa's launcher (bot/serve.py) serving the trained model on ``port``; the interface, the API token and the
+    action server's secret come from the environment (RASA_HOST, RASA_TOKEN_FILE, ACTION_SERVER_TOKEN)."""
+    command = [str(RASA_BIN / "python"), "-m", "bot.serve", "--model", str(MODEL), "--port", str(port)]
+    return [*command, "--endpoints", endpoints, "--credentials", "credentials.yml"]
+
+
+def action_command(port: int) -> list[str]:
+    """The action server's launcher (actions/serve.py) on ``port`` (ACTION_HOST, ACTION_SERVER_TOKEN from the
+    environment or the secrets folder)."""
+    return [sys.executable, "-m", "actions.serve", "--port", str(port)]
 
 
 @contextmanager
 def dialogue_stack(
-    folder: Path, *, env: dict[str, str] | None = None, rasa_port: int | None = None
+    folder: Path, *, env: dict[str, str] | None = None, rasa_port: int | None = None, rasa_api: bool = True
 ) -> Iterator[DialogueStack]:
-    """Backend (SQLite in ``folder``), action server and Rasa with the trained model, each with ``env`` added."""
+    """Backend (SQLite in ``folder``), action server and Rasa with the trained model, each with ``env`` added.
+
+    Every part shares one secrets folder (``folder``/secrets unless ``env`` names JIUJIN_SECRETS_DIR), so they find
+    each other's tokens; ``rasa_api``: Rasa's HTTP API is on, with a token of this stack's own (``tracker()``)."""
     backend_port, action_port, rasa_port = free_port(), free_port(), rasa_port or free_port()
-    extra = env or {}
+    extra = {"JIUJIN_SECRETS_DIR": str(folder / "secrets")} | (env or {})
+    secrets = Path(extra["JIUJIN_SECRETS_DIR"])
+    token = create_secret_file(secrets / "rasa-token") if rasa_api else ""
     rasa = f"http://127.0.0.1:{rasa_port}"
     database = f"sqlite:///{folder / 'jiujin.db'}"
     with backend_process(database, backend_port, folder / "backend.log", env=extra) as backend:
-        actions = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)]
+        action_base = f"http://127.0.0.1:{action_port}"
         with service_process(
-            actions,
+            action_command(action_port),
             env=extra | {"BACKEND_URL": backend},
             log=folder / "actions.log",
-            health_url=f"http://127.0.0.1:{action_port}/health",
+            health_url=f"{action_base}/health",
         ) as action_server:
-            command = [
-                str(RASA_BIN / "rasa"),
-                "run",
-                "--enable-api",
-                "--model",
-                str(MODEL),
-                "--port",
-                str(rasa_port),
-                "--endpoints",
-                "endpoints.yml",
-                "--credentials",
-                "credentials.yml",
-            ]
             # BACKEND_URL: the WeChat channel inside Rasa posts voice notes to the backend's speech recognition.
-            endpoints = {"ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook", "BACKEND_URL": backend}
+            endpoints = {"ACTION_SERVER_URL": f"{action_base}/webhook", "BACKEND_URL": backend}
             rasa_env = RASA_ENV | extra | endpoints
-            # Rasa imports TensorFlow and loads the model before it answers: allow minutes, not seconds.
+            if rasa_api:
+                rasa_env["RASA_TOKEN_FILE"] = str(secrets / "rasa-token")
+            # Rasa imports TensorFlow and loads the model before it answers (about 90 s of CPU): allow minutes, not
+            # seconds, and more on a machine whose two cores are shared.
             with service_process(
-                command, env=rasa_env, health_url=f"{rasa}/status", log=folder / "rasa.log", ready_within_s=300
+                rasa_command(rasa_port),
+                env=rasa_env,
+                health_url=f"{rasa}/",
+                log=folder / "rasa.log",
+                ready_within_s=600,
             ) as rasa_server:
-                yield DialogueStack(backend, rasa, action_server, rasa_server)
+                yield DialogueStack(backend, rasa, action_server, rasa_server, token, secrets, action_base)
+
+
+@contextmanager
+def wechat_dialogue_stack(
+    folder: Path, wechat_env: dict[str, str], *, env: dict[str, str] | None = None
+) -> Iterator[tuple[DialogueStack, str]]:
+    """`dialogue_stack` with WeChat's servers played by the simulator (``wechat_env``: the channel's credentials);
+    yields the stack and the simulator's base URL. The channel keeps its state in ``folder``."""
+    simulator_port, rasa_port = free_port(), free_port()
+    simulator = f"http://127.0.0.1:{simulator_port}"
+    webhook = f"http://127.0.0.1:{rasa_port}/webhooks/wechat/webhook"
+    env = (env or {}) | wechat_env
+    env |= {"WECHAT_API_BASE_URL": f"{simulator}/cgi-bin/", "WECHAT_STATE_PATH": str(folder / "wechat-state.db")}
+    command = [sys.executable, "-m", "wechat.simulator", "--port", str(simulator_port), "--webhook", webhook]
+    with (
+        service_process(command, env=env, health_url=f"{simulator}/health", log=folder / "simulator.log"),
+        dialogue_stack(folder, env=env, rasa_port=rasa_port) as stack,
+    ):
+        yield stack, simulator
+
+
+def listening_addresses(pid: int) -> set[tuple[str, int]]:
+    """(interface, port) of every TCP socket listening in process ``pid`` and its descendants (a server's workers),
+    as the kernel reports them: what a stranger on the network could reach, whatever the logs say."""
+    import psutil
+
+    found: set[tuple[str, int]] = set()
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            sockets = process.net_connections(kind="inet")
+        except psutil.NoSuchProcess:
+            continue
+        found |= {(s.laddr.ip, s.laddr.port) for s in sockets if s.status == psutil.CONN_LISTEN}
+    return found
 
 
 def heldout_evaluation(report: Path) -> dict[str, Any]:

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-from bench import backend_bench, console_bench, devices_bench, dialogue_bench, load_bench, voice_bench, wechat_bench
+from bench import (
+    backend_bench,
+    console_bench,
+    devices_bench,
+    dialogue_bench,
+    load_bench,
+    security_bench,
+    voice_bench,
+    wechat_bench,
+)
 
 
 def main() -> None:
     """Parse the options and print each part's report."""
     parser = argparse.ArgumentParser(description="jiujin benchmarks")
     parser.add_argument("--scale", type=int, default=10, help="multiplies the number of requests (default 10)")
-    parts_named = ["backend", "dialogue", "wechat", "devices", "voice", "console", "load"]
+    parts_named = ["backend", "dialogue", "wechat", "devices", "voice", "console", "security", "load"]
     parser.add_argument("--only", choices=parts_named, help="run one part")
     parser.add_argument("--no-training", action="store_true", help="skip timing a full model training")
     parser.add_argument(
@@ -28,6 +37,7 @@ def main() -> None:
         "devices": devices_bench.run,
         "voice": voice_bench.run,
         "console": console_bench.run,
+        "security": security_bench.run,
         "load": lambda: load_bench.run(args.front),
     }
     for name, part in parts.items():

@@ -18,6 +18,7 @@ from backend.testing import (
     temporary_postgres_database,
 )
 from bench.closed_loop import Figures, drive
+from security.tokens import bearer_headers
 
 QUERIES = [
     "老年卡",
@@ -44,6 +45,8 @@ def _resident_id(n: int) -> str:
 
 
 def _file_case(base: str):
+    token = bearer_headers("tools")  # made by the backend as it started
+
     async def call(client: httpx.AsyncClient, n: int) -> httpx.Response:
         body = {
             "item_id": "elderly_preferential_card",
@@ -51,7 +54,7 @@ def _file_case(base: str):
             "channel": "wechat",
             "materials_received": ["id_card"],
         }
-        return await client.post(f"{base}/api/v1/cases", json=body, headers={"Idempotency-Key": f"bench-{n}"})
+        return await client.post(f"{base}/api/v1/cases", json=body, headers={"Idempotency-Key": f"bench-{n}"} | token)
 
     return call
 
@@ -64,8 +67,10 @@ def _search(base: str):
 
 
 def _take(base: str):
+    token = bearer_headers("tools")
+
     async def call(client: httpx.AsyncClient, n: int) -> httpx.Response:
-        return await client.post(f"{base}/api/v1/queue/tickets", json={"channel": "wechat"})
+        return await client.post(f"{base}/api/v1/queue/tickets", json={"channel": "wechat"}, headers=token)
 
     return call
 

@@ -18,6 +18,7 @@ from devices.announcer import Announcer
 from devices.printer_sim import PrinterSimulator
 from devices.printer_worker import PrinterWorker, SerialPrinter
 from devices.queue_events import QueueEvent, follow
+from security.tokens import bearer_headers
 from voice.tts import Speaker
 
 
@@ -28,7 +29,7 @@ def _take(client: httpx.Client) -> None:
 
 def tickets(backend: str, folder: Path, count: int, in_flight: int = 16) -> dict[str, float]:
     """Numbers taken at the counter, ``in_flight`` at a time; then the same tickets printed one by one."""
-    with httpx.Client(base_url=backend, timeout=30) as client:
+    with httpx.Client(base_url=backend, timeout=30, headers=bearer_headers("tools")) as client:
         started = time.perf_counter()
         with ThreadPoolExecutor(in_flight) as pool:
             list(pool.map(lambda _: _take(client), range(count)))
@@ -72,7 +73,7 @@ def call_latency(backend: str, folder: Path, calls: int) -> dict[str, list[float
         thread.start()
     time.sleep(1)  # both clients connected
     sent: dict[str, float] = {}
-    with httpx.Client(base_url=backend, timeout=30) as client:
+    with httpx.Client(base_url=backend, timeout=30, headers=bearer_headers("tools")) as client:
         for _ in range(calls):
             _take(client)
             started = time.perf_counter()

@@ -320,6 +320,8 @@ def run(front: str | None = None, instances: Sequence[int] = (1, 2), options: Op
             database=f"jiujin_load_{count}",
             tracker_database=f"jiujin_load_tracker_{count}",
             private_redis=True,
+            app_role=f"jiujin_load_{count}",
+            demo=True,  # development WeChat credentials and generated secrets: a benchmark, not residents' data
         )
         with production_stack(config, drop_databases=True) as stack:
             results[count] = sustained_users(stack.front, dict(stack.wechat_env), options)

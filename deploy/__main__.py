@@ -1,28 +1,37 @@
 """``make run-prod``: the production configuration on this machine, against the local PostgreSQL and Redis.
 
-Starts every part, prints where to reach it, restarts a part that dies (as systemd's Restart=on-failure would)
-and stops everything on Ctrl-C. ``python -m deploy --instances 1`` runs one of each part.
+Starts every part, prints where to reach it, restarts a part that dies (as systemd's Restart=on-failure would),
+purges conversations quiet for TRACKER_RETENTION_DAYS (default 30) once a day, and stops everything on Ctrl-C.
+``python -m deploy --instances 1`` runs one of each part. It refuses demonstration secrets (deploy/refusals.py)
+unless ``--demo`` is given; ``--generate-secrets`` makes the deployment's missing secret files (0600) and exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import signal
+import sys
 import threading
-from pathlib import Path
+import time
 
 from deploy.processes import PartFailed
-from deploy.stack import PROJECT_ROOT, ProductionStack, StackConfig, production_stack
+from deploy.refusals import default_secrets_folder, demo_warning, generate_secrets
+from deploy.stack import PROJECT_ROOT, ProductionStack, StackConfig, check, production_stack
+from deploy.tracker_purge import DEFAULT_RETENTION_DAYS, purge
 
 log = logging.getLogger("deploy")
 
 RESTART_PAUSE_S = 1.0
+PURGE_EVERY_S = 24 * 3600.0
 
 
-def supervise(stack: ProductionStack, stop: threading.Event) -> None:
-    """Restart any part that stopped on its own, until ``stop`` is set."""
+def supervise(stack: ProductionStack, stop: threading.Event, retention: dt.timedelta | None = None) -> None:
+    """Restart any part that stopped on its own, and purge old conversations daily (from the first pass on), until
+    ``stop`` is set. ``retention`` None: no purge."""
+    next_purge = time.monotonic()
     while not stop.wait(RESTART_PAUSE_S):
         for part in stack.parts.values():
             if part.process is not None and not part.running:
@@ -34,20 +43,21 @@ def supervise(stack: ProductionStack, stop: threading.Event) -> None:
                     log.info("%s is back", part.name)
                 except PartFailed as failed:
                     log.error("%s", failed)
+        if retention is not None and time.monotonic() >= next_purge:
+            next_purge = time.monotonic() + PURGE_EVERY_S
+            try:
+                purge(stack.tracker_database_url, retention)
+            except Exception:  # the database may be restarting: tomorrow's pass catches up
+                log.exception("tracker purge failed; trying again in a day")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.splitlines()[0])
-    parser.add_argument("--instances", type=int, default=int(os.environ.get("PROD_INSTANCES", "2")))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PROD_PORT", "8080")), help="nginx's port")
-    parser.add_argument("--no-devices", action="store_true", help="no printer workers and simulators")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # the health checks (one carries Rasa's API token)
-    # A real Official Account when WECHAT_APPID is set; otherwise development credentials and the WeChat simulator.
+def config_from(args: argparse.Namespace) -> StackConfig:
+    """The stack's configuration from the command line and the environment (.env included by make)."""
+    # A real Official Account when WECHAT_APPID is set; otherwise development credentials and the WeChat simulator,
+    # which only --demo accepts.
     real_wechat = bool(os.environ.get("WECHAT_APPID"))
     wechat = {k: v for k, v in os.environ.items() if k.startswith("WECHAT_")} if real_wechat else None
-    config = StackConfig(
+    return StackConfig(
         folder=PROJECT_ROOT / "var" / "prod",
         instances=args.instances,
         postgres_admin_url=os.environ.get("POSTGRES_ADMIN_URL", StackConfig.postgres_admin_url),
@@ -55,28 +65,65 @@ def main(argv: list[str] | None = None) -> None:
         tracker_database=os.environ.get("PROD_TRACKER_DATABASE", StackConfig.tracker_database),
         redis_url=os.environ.get("REDIS_URL", StackConfig.redis_url),
         front_port=args.port,
+        front_host=os.environ.get("FRONT_HOST", "").strip() or StackConfig.front_host,
         wechat_env=wechat,
         devices=not args.no_devices,
+        secrets=default_secrets_folder(PROJECT_ROOT),
+        app_role=os.environ.get("PROD_APP_ROLE", StackConfig.app_role),
+        demo=args.demo,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m deploy``: 2 when refused, 0 after Ctrl-C (or after ``--generate-secrets``)."""
+    parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=int(os.environ.get("PROD_INSTANCES", "2")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PROD_PORT", "8080")), help="nginx's port")
+    parser.add_argument("--no-devices", action="store_true", help="no printer workers and simulators")
+    parser.add_argument("--demo", action="store_true", help="start with demonstration secrets (not for real data)")
+    parser.add_argument("--generate-secrets", action="store_true", help="make the missing secret files, then exit")
+    args = parser.parse_args(argv)
+    os.umask(0o077)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the health checks
+    config = config_from(args)
+    if args.generate_secrets:
+        made = generate_secrets(config.secrets_folder, os.environ)
+        print("\n".join(f"made {path}" for path in made) or f"every secret is there ({config.secrets_folder})")
+        return 0
+    problems = check(config)
+    if problems and not args.demo:
+        print("make run-prod refuses to start the production configuration:", file=sys.stderr)
+        print("\n".join(f"  - {problem}" for problem in problems), file=sys.stderr)
+        print("Fix these (see README, Security), or run `python -m deploy --demo` to try it out.", file=sys.stderr)
+        return 2
+    if args.demo:
+        print(demo_warning(problems), file=sys.stderr, flush=True)
+    days = float(os.environ.get("TRACKER_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("starting %d instance(s) of each part; logs in %s", args.instances, config.folder)
     with production_stack(config) as stack:
-        print(_banner(stack, config.folder), flush=True)
-        supervise(stack, stop)
+        print(_banner(stack, config), flush=True)
+        if args.demo:
+            print(demo_warning(problems), file=sys.stderr, flush=True)
+        supervise(stack, stop, dt.timedelta(days=days) if days > 0 else None)
+    return 0
 
 
-def _banner(stack: ProductionStack, folder: Path) -> str:
+def _banner(stack: ProductionStack, config: StackConfig) -> str:
+    front_host = config.front_host
     lines = [
-        f"jiujin (production configuration) is running; logs in {folder}. Ctrl-C stops everything.",
-        f"  front (nginx)   {stack.front}",
+        f"jiujin (production configuration) is running; logs in {config.folder}. Ctrl-C stops everything.",
+        f"  front (nginx)   {stack.front}   (listening on {front_host}; every other part on 127.0.0.1 only)",
         f"  WeChat webhook  {stack.front}/webhooks/wechat/webhook",
         f"  chat (REST)     POST {stack.front}/webhooks/rest/webhook",
         f"  backend API     {stack.front}/api/v1/items (public reads); {stack.internal}/api/v1 (everything)",
         f"  console         {stack.front}/console",
         f"  parts           {', '.join(stack.parts)}",
-        f"  databases       {stack.database_url} (cases), {stack.tracker_database_url} (conversations)",
+        f"  databases       {config.database} (cases), {config.tracker_database} (conversations), as {config.app_role}",
+        f"  secrets         {config.secrets_folder} (tools: JIUJIN_SECRETS_DIR={config.secrets_folder} bin/jiujin …)",
         f"  Redis           {stack.redis_url}",
     ]
     if stack.simulator:
@@ -85,4 +132,4 @@ def _banner(stack: ProductionStack, folder: Path) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,10 +15,17 @@ from pathlib import Path
 
 import httpx
 
+from security.tokens import SERVICES, token_variable
+
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 20.0
 """A part asked to stop (SIGTERM) that is still running after this long is killed."""
+WITHHELD = frozenset(
+    {token_variable(s) for s in SERVICES}
+    | {"RASA_TOKEN", "RASA_TOKEN_FILE", "ACTION_SERVER_TOKEN", "POSTGRES_ADMIN_URL", "DATABASE_URL"}
+)
+"""Secrets the deploy process may carry (from .env) that a part gets only when its own ``env`` names them."""
 
 
 def free_port() -> int:
@@ -26,6 +33,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def inherited_env() -> dict[str, str]:
+    """The deploy process's environment without the secrets every part must not see (``WITHHELD``)."""
+    return {key: value for key, value in os.environ.items() if key not in WITHHELD}
 
 
 class PartFailed(RuntimeError):
@@ -60,7 +72,12 @@ class Part:
             out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {self.name}\n".encode())
             out.flush()
             self.process = subprocess.Popen(
-                self.command, cwd=self.cwd, env=os.environ | self.env, stdout=out, stderr=out, start_new_session=True
+                self.command,
+                cwd=self.cwd,
+                env=inherited_env() | self.env,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
             )
 
     def is_ready(self) -> bool:

@@ -15,7 +15,8 @@ de-duplication, allowances and the access token).
 
 from __future__ import annotations
 
-import secrets
+import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,20 +28,26 @@ import jinja2
 
 from deploy import postgres
 from deploy.processes import Part, free_port
+from deploy.refusals import (
+    DATABASE_PASSWORD_FILE,
+    DEVELOPMENT_WECHAT,
+    demo_warning,
+    generate_secrets,
+    production_problems,
+    resolve_secrets,
+)
+from security.launch import ACTION_SECRET_VARIABLE, LOOPBACK, RASA_TOKEN_VARIABLE
+from security.tokens import create_secret_file, token_variable
+
+log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 MODEL = PROJECT_ROOT / "models" / "jiujin.tar.gz"
 NGINX = "/usr/sbin/nginx"
-DEVELOPMENT_WECHAT = {
-    "WECHAT_APPID": "wxjiujindevelop01",
-    "WECHAT_SECRET": "jiujin-development-secret",
-    "WECHAT_TOKEN": "jiujin-development-token",
-    "WECHAT_AES_KEY": "jiujinDevelopmentOnlyAesKey0123456789abcdef",
-}
-"""Development-only WeChat credentials: with them the stack talks to the WeChat simulator, not to WeChat."""
-RASA_READY_S = 420.0
-"""Rasa imports TensorFlow and loads the model before it answers; two at once on 2 cores take a few minutes."""
+RASA_READY_S = 900.0
+"""Rasa imports TensorFlow and loads the model before it answers (about 90 s of CPU each); two at once on 2 cores
+shared with other work take several minutes."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,19 @@ class StackConfig:
     """Printer workers (with printer simulators on pseudo-terminals unless PRINTER_PORT_* are set)."""
     env: dict[str, str] = field(default_factory=dict)
     """Added to every part's environment (tuning knobs in tests and benchmarks)."""
+    front_host: str = LOOPBACK
+    """The interface of nginx's public port (FRONT_HOST); every other listener of the stack stays on loopback."""
+    secrets: Path | None = None
+    """The deployment's secrets folder (tokens, the database password); None: ``folder``/secrets."""
+    app_role: str = "jiujin_app"
+    """The least-privilege PostgreSQL login role the parts connect as (owner of the two databases, nothing more)."""
+    demo: bool = False
+    """Start with demonstration secrets (development WeChat credentials, generated tokens, a passwordless superuser,
+    the SMS outbox) instead of refusing them; says so loudly. Tests and benchmarks use it."""
+
+    @property
+    def secrets_folder(self) -> Path:
+        return self.secrets or self.folder / "secrets"
 
 
 @dataclass
@@ -85,12 +105,19 @@ class ProductionStack:
     wechat_env: dict[str, str]
     rasa_token: str
     database_url: str
+    """The backend's database, as the app role (its password included: for the parts and tests, never logged)."""
     tracker_database_url: str
     redis_url: str
     simulator: str | None
     """The WeChat simulator (its API stand-in records every outbound call); None with a real Official Account."""
     devices_control: str | None
     """The printer simulators' control (paper-out, unplug, replug …); None without devices."""
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """Every secret by its variable's name (JIUJIN_TOOLS_TOKEN, RASA_TOKEN, ACTION_SERVER_TOKEN …)."""
+
+    def headers(self, service: str = "tools") -> dict[str, str]:
+        """``Authorization`` for a caller of the internal API acting as ``service`` (tests and operators: tools)."""
+        return {"Authorization": f"Bearer {self.secrets[token_variable(service)]}"}
 
     def part(self, name: str) -> Part:
         return self.parts[name]
@@ -108,12 +135,13 @@ class ProductionStack:
         return f"{self.url(name)}/conversations/{conversation_id}/tracker?token={self.rasa_token}"
 
 
-def _render_nginx(folder: Path, listeners: dict[str, int], parts: dict[str, list[int]]) -> Path:
+def _render_nginx(folder: Path, front_host: str, listeners: dict[str, int], parts: dict[str, list[int]]) -> Path:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent), undefined=jinja2.StrictUndefined, autoescape=False
     )
     text = environment.get_template("nginx.conf.j2").render(
         folder=folder,
+        front_host=front_host,
         front_port=listeners["front"],
         internal_port=listeners["internal"],
         actions_port=listeners["actions"],
@@ -128,21 +156,34 @@ def _render_nginx(folder: Path, listeners: dict[str, int], parts: dict[str, list
     return config
 
 
-def _parts(config: StackConfig, folder: Path) -> tuple[ProductionStack, list[list[str]]]:
-    """Every part, and the order to start them in (groups started together)."""
+def _parts(
+    config: StackConfig, folder: Path, secrets: dict[str, str], database_password: str
+) -> tuple[ProductionStack, list[list[str]]]:
+    """Every part, and the order to start them in (groups started together). Each part gets only the secrets it
+    needs, in its environment (processes.Part withholds the others the deploy process may carry)."""
     if not Path(NGINX).exists():
         raise RuntimeError(f"nginx is not installed at {NGINX}: run 'make system' (Debian's nginx package)")
     n = config.instances
     listeners = {"front": config.front_port or free_port(), "internal": free_port(), "actions": free_port()}
     ports = {kind: [free_port() for _ in range(n)] for kind in ("rasa", "actions", "backend")}
     front, internal, actions_front = (f"http://127.0.0.1:{port}" for port in listeners.values())
-    database_url = postgres.database_url(config.postgres_admin_url, config.database)
-    tracker_url = postgres.database_url(config.postgres_admin_url, config.tracker_database)
-    token = secrets.token_urlsafe(24)
+    if config.front_host not in (LOOPBACK, "0.0.0.0", "::"):  # bound to one address only: reach it there
+        front = f"http://{config.front_host}:{listeners['front']}"
+    role = config.app_role
+    database_url = postgres.role_url(config.postgres_admin_url, config.database, role, database_password)
+    tracker_url = postgres.role_url(config.postgres_admin_url, config.tracker_database, role, database_password)
     parts: dict[str, Part] = {}
+    common = {
+        "JIUJIN_ENV": "demo" if config.demo else "production",
+        "JIUJIN_SECRETS_DIR": str(config.secrets_folder),
+    }
 
     def add(name: str, command: list[str], env: dict[str, str], health: str | None, **kwargs: object) -> None:
-        parts[name] = Part(name, command, config.env | env, folder / f"{name}.log", PROJECT_ROOT, health, **kwargs)
+        environment = common | config.env | env
+        parts[name] = Part(name, command, environment, folder / f"{name}.log", PROJECT_ROOT, health, **kwargs)
+
+    def tokens(*services: str) -> dict[str, str]:
+        return {token_variable(s): secrets[token_variable(s)] for s in services}
 
     redis_url = config.redis_url
     if config.private_redis:
@@ -160,18 +201,23 @@ def _parts(config: StackConfig, folder: Path) -> tuple[ProductionStack, list[lis
     shared = wechat_env | {"REDIS_URL": redis_url, "BACKEND_URL": internal, "RASA_URL": front}
 
     for i, port in enumerate(ports["backend"], 1):
-        env = shared | {"DATABASE_URL": database_url, "BACKEND_HOST": "127.0.0.1", "BACKEND_PORT": str(port)}
+        env = shared | {"DATABASE_URL": database_url, "BACKEND_HOST": LOOPBACK, "BACKEND_PORT": str(port)}
+        env |= tokens("tools", "actions", "devices", "channels")  # the backend checks every caller's token
         add(f"backend-{i}", [sys.executable, "-m", "backend"], env, f"http://127.0.0.1:{port}/api/v1/health")
-    nginx_config = _render_nginx(folder, listeners, ports)
+    nginx_config = _render_nginx(folder, config.front_host, listeners, ports)
     add("nginx", [NGINX, "-c", str(nginx_config), "-e", str(folder / "nginx-error.log")], {}, None)
+    action_secret = {ACTION_SECRET_VARIABLE: secrets[ACTION_SECRET_VARIABLE]}
     for i, port in enumerate(ports["actions"], 1):
-        command = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
-        add(f"actions-{i}", command, shared, f"http://127.0.0.1:{port}/health")
+        command = [sys.executable, "-m", "actions.serve", "--port", str(port)]
+        env = shared | {"ACTION_HOST": LOOPBACK} | action_secret | tokens("actions")
+        add(f"actions-{i}", command, env, f"http://127.0.0.1:{port}/health")
     if simulator is not None:
-        command = [sys.executable, "-m", "wechat.simulator", "--port", str(simulator.rsplit(":", 1)[1])]
+        command = [sys.executable, "-m", "wechat.simulator", "--host", LOOPBACK, "--port", simulator.rsplit(":", 1)[1]]
         command += ["--webhook", f"{front}/webhooks/wechat/webhook", "--record", str(folder / "wechat-outbound.jsonl")]
         add("wechat-simulator", command, wechat_env, f"{simulator}/health")
     rasa_env = shared | {
+        "RASA_HOST": LOOPBACK,
+        RASA_TOKEN_VARIABLE: secrets[RASA_TOKEN_VARIABLE],
         "ACTION_SERVER_URL": f"{actions_front}/webhook",
         "TRACKER_DATABASE_URL": tracker_url,
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
@@ -181,18 +227,19 @@ def _parts(config: StackConfig, folder: Path) -> tuple[ProductionStack, list[lis
         "POSTGRESQL_POOL_SIZE": "5",
         "POSTGRESQL_MAX_OVERFLOW": "10",
     }
+    rasa_env |= action_secret | tokens("channels")  # channels: WeChat voice notes go to the backend's recognition
     for i, port in enumerate(ports["rasa"], 1):
-        command = [str(RASA), "run", "--model", str(MODEL), "--port", str(port), "--enable-api"]
-        command += ["--auth-token", token, "--endpoints", "deploy/endpoints.yml", "--credentials", "credentials.yml"]
-        health = f"http://127.0.0.1:{port}/status?token={token}"
-        add(f"rasa-{i}", command, rasa_env, health, ready_within_s=RASA_READY_S)
+        command = [str(RASA_PYTHON), "-m", "bot.serve", "--model", str(MODEL), "--port", str(port)]
+        command += ["--endpoints", "deploy/endpoints.yml", "--credentials", "credentials.yml"]
+        # "/" answers once the model is loaded (Rasa binds its port only then); no token in a URL.
+        add(f"rasa-{i}", command, rasa_env, f"http://127.0.0.1:{port}/", ready_within_s=RASA_READY_S)
     devices_control = None
     if config.devices:
         control_port = free_port()
         devices_control = f"http://127.0.0.1:{control_port}"
         command = [sys.executable, "-m", "devices", "--backend", internal, "--folder", str(folder / "devices")]
         command += ["--control-port", str(control_port), "--follow-url", f"{front}/follow"]
-        add("devices", command, {}, f"{devices_control}/health")
+        add("devices", command, tokens("devices"), f"{devices_control}/health")
 
     order = [
         ["redis"] if config.private_redis else [],
@@ -209,14 +256,35 @@ def _parts(config: StackConfig, folder: Path) -> tuple[ProductionStack, list[lis
         actions_front,
         parts,
         wechat_env,
-        token,
+        secrets[RASA_TOKEN_VARIABLE],
         database_url,
         tracker_url,
         redis_url,
         simulator,
         devices_control,
+        secrets,
     )
     return stack, [group for group in order if group]
+
+
+class Refused(RuntimeError):
+    """The configuration carries demonstration secrets and ``demo`` was not given; ``problems`` says which."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("refusing to start the production configuration:\n- " + "\n- ".join(problems))
+        self.problems = problems
+
+
+def check(config: StackConfig, environ: dict[str, str] | None = None) -> list[str]:
+    """What this configuration would be refused for (empty: nothing). The database's admin role is asked."""
+    environ = dict(os.environ if environ is None else environ)
+    if config.wechat_env is not None:
+        environ |= config.wechat_env
+    else:
+        environ.pop("WECHAT_APPID", None)  # no Official Account given: the development credentials would be used
+    environ |= config.env
+    admin = postgres.admin_role(config.postgres_admin_url)
+    return production_problems(environ, config.secrets_folder, admin)
 
 
 def _redis_answers(url: str) -> bool:
@@ -231,14 +299,26 @@ def _redis_answers(url: str) -> bool:
 @contextmanager
 def production_stack(config: StackConfig, *, drop_databases: bool = False) -> Iterator[ProductionStack]:
     """Start every part in order (each group together, then waiting until all of it is ready); stop them all at
-    the end, in reverse order. ``drop_databases``: the stack's databases are thrown away afterwards (tests)."""
+    the end, in reverse order. ``drop_databases``: the stack's databases and app role are thrown away afterwards
+    (tests). Refused (``Refused``) with demonstration secrets unless ``config.demo``, which makes what is missing."""
     if not MODEL.exists():
         raise RuntimeError(f"no trained model at {MODEL}: run 'make model'")
+    os.umask(0o077)  # logs, nginx's configuration, the devices' files: the deployment's user only
     folder = config.folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
+    problems = check(config)
+    if problems and not config.demo:
+        raise Refused(problems)
+    if config.demo:
+        generate_secrets(config.secrets_folder, os.environ)
+        log.warning("%s", demo_warning(problems))
+    secrets = resolve_secrets(config.secrets_folder, os.environ)
+    password = create_secret_file(config.secrets_folder / DATABASE_PASSWORD_FILE)
+    postgres.ensure_app_role(config.postgres_admin_url, config.app_role, password)
     for name in (config.database, config.tracker_database):
         postgres.create_database(config.postgres_admin_url, name)
-    stack, order = _parts(config, folder)
+        postgres.hand_over_database(config.postgres_admin_url, name, config.app_role)
+    stack, order = _parts(config, folder, secrets, password)
     started: list[Part] = []
     try:
         for group in order:
@@ -254,3 +334,4 @@ def production_stack(config: StackConfig, *, drop_databases: bool = False) -> It
         if drop_databases:
             for name in (config.database, config.tracker_database):
                 postgres.drop_database(config.postgres_admin_url, name)
+            postgres.drop_role(config.postgres_admin_url, config.app_role)

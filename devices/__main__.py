@@ -122,6 +122,11 @@ def main(argv: list[str] | None = None) -> None:
         default=int(os.environ.get("DEVICES_CONTROL_PORT", "5080")),
         help="loopback control of the simulators (DEVICES_CONTROL_PORT; 0: none)",
     )
+    parser.add_argument(
+        "--control-host",
+        default=os.environ.get("DEVICES_CONTROL_HOST", "127.0.0.1"),
+        help="the interface the simulators' control listens on (DEVICES_CONTROL_HOST)",
+    )
     args = parser.parse_args(argv)
     # force: python-escpos logs through the root logger early, which would leave it at WARNING.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
@@ -137,9 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         start_led_board(hall)
         start_announcer(hall)
         if args.control_port and (hall.printers or hall.keypads):
-            control = DeviceControl(args.control_port, hall.keypads, hall.printers).start()
+            control = DeviceControl(args.control_port, hall.keypads, hall.printers, host=args.control_host).start()
             running.callback(control.stop)
-            logging.info("simulator control on http://127.0.0.1:%d/", args.control_port)
+            logging.info("simulator control on http://%s:%d/", args.control_host, args.control_port)
         stop.wait()
         # Drivers finish their current job; event followers may sit in a read until the next keep-alive: they are
         # daemon threads and end with the process.

@@ -29,9 +29,17 @@ PRINTER_FAULTS = {
 
 
 class DeviceControl:
-    """Serves the control on 127.0.0.1:``port`` in a thread, for the simulators it is given."""
+    """Serves the control on ``host``:``port`` (loopback unless configured) in a thread, for the simulators it is
+    given. It can press keys and unplug printers: keep it off the network."""
 
-    def __init__(self, port: int, keypads: KeypadSimulator | None, printers: dict[str, PrinterSimulator]) -> None:
+    def __init__(
+        self,
+        port: int,
+        keypads: KeypadSimulator | None,
+        printers: dict[str, PrinterSimulator],
+        *,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.keypads, self.printers = keypads, printers
         control = self
 
@@ -45,7 +53,7 @@ class DeviceControl:
             def log_message(self, format: str, *args: object) -> None:  # the devices log says enough
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, name="device-control", daemon=True)
 
     def start(self) -> DeviceControl:

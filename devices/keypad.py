@@ -40,6 +40,7 @@ from devices.keypad_protocol import (
     encode_frame,
 )
 from devices.serial_errors import PORT_ERRORS
+from devices.service_token import authorize
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +272,9 @@ class KeypadBus:
 
     def _http(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(base_url=f"{self.backend_url}/api/v1", timeout=self.backend_timeout_s)
+            self._client = httpx.Client(
+                base_url=f"{self.backend_url}/api/v1", timeout=self.backend_timeout_s, auth=authorize
+            )
         return self._client
 
     def _get(self, path: str) -> Any:

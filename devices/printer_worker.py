@@ -28,6 +28,7 @@ from escpos.printer import Serial
 
 from devices import receipts, serial_errors
 from devices.process_id import encode_job_id, request_bytes, response_bytes
+from devices.service_token import authorize
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class PrinterWorker:
         self.name = name
         self.printer = printer
         actor = {"X-Actor": f"printer:{name}"}
-        self.backend = httpx.Client(base_url=f"{backend_url}/api/v1", timeout=10, headers=actor)
+        self.backend = httpx.Client(base_url=f"{backend_url}/api/v1", timeout=10, headers=actor, auth=authorize)
         self.follow_url = follow_url.rstrip("/")
         self.timezone = timezone
         self.print_timeout_s = print_timeout_s

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from devices.service_token import authorize
+
 log = logging.getLogger(__name__)
 
 CALLS = frozenset({"called", "recalled"})
@@ -95,7 +97,11 @@ def follow(backend_url: str, stop: threading.Event, *, after: int = 0, retry_s: 
         try:
             headers = {"Last-Event-ID": str(last)} if last else {}
             with httpx.stream(
-                "GET", f"{backend_url}/api/v1/queue/events", headers=headers, timeout=httpx.Timeout(5, read=30)
+                "GET",
+                f"{backend_url}/api/v1/queue/events",
+                headers=headers,
+                timeout=httpx.Timeout(5, read=30),
+                auth=authorize,
             ) as response:
                 response.raise_for_status()
                 for event in parse_stream(response.iter_lines()):

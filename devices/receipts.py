@@ -114,7 +114,8 @@ def _local(stamp: Any, now: dt.datetime) -> dt.datetime:
 
 
 def acceptance_receipt(case: Mapping[str, Any], follow_url: str, now: dt.datetime) -> bytes:
-    """受理回执: the case number, the item, materials received, everything missing in one notice, the deadline."""
+    """受理回执: the case number, the item, materials received, everything missing in one notice, the deadline, and
+    the page's QR code with the 查询码 (``receipt_code``) that goes with the case number to ask about it."""
     document = _header(Document(), "受理回执")
     document.rows(
         [
@@ -135,6 +136,10 @@ def acceptance_receipt(case: Mapping[str, Any], follow_url: str, now: dt.datetim
         document.rule().text("请补齐以下材料（一次告知）：", bold=True).numbered(missing)
     document.rule().text(_promise(case), bold=True)
     document.text("微信扫码查看办理进度：", align="center").qr(follow_url)
+    if case.get("receipt_code"):
+        # The second factor for asking about the case without the QR code (公众号, the counter, the follow page).
+        document.text(f"查询码：{case['receipt_code']}", align="center", bold=True)
+        document.text("查进度时请说办件编号和查询码，请勿告诉他人。", align="center")
     return document.finish()
 
 

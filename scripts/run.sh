@@ -2,11 +2,16 @@
 # `make run`: start the stack on embedded defaults, wait until each part answers, print the URLs, and stop
 # everything on Ctrl-C. Parts join this script as they are built.
 set -euo pipefail
+# Files the stack writes (the SQLite database, uploads, secrets, logs) are readable by their owner only.
+umask 077
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 [ -f .env ] && set -a && . ./.env && set +a
 export BACKEND_HOST="${BACKEND_HOST:-127.0.0.1}" BACKEND_PORT="${BACKEND_PORT:-8000}"
 export ACTION_PORT="${ACTION_PORT:-5055}" RASA_PORT="${RASA_PORT:-5005}"
+# Every listener binds to loopback unless its setting says otherwise (see README, Security).
+export RASA_HOST="${RASA_HOST:-127.0.0.1}" ACTION_HOST="${ACTION_HOST:-127.0.0.1}"
+export WECHAT_SIMULATOR_HOST="${WECHAT_SIMULATOR_HOST:-127.0.0.1}"
 export BACKEND_URL="${BACKEND_URL:-http://$BACKEND_HOST:$BACKEND_PORT}"
 export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webhook}"
 export RASA_URL="${RASA_URL:-http://127.0.0.1:$RASA_PORT}"
@@ -26,6 +31,7 @@ if [ -z "${WECHAT_APPID:-}" ]; then
   export WECHAT_API_BASE_URL="http://127.0.0.1:$WECHAT_SIMULATOR_PORT/cgi-bin/"
 fi
 mkdir -p var/log
+chmod -R go-rwx var  # data written before umask 077 (an older checkout) is tightened too
 pids=() extra_pids=()  # extra: parts whose stopping does not stop the stack
 stop() { for pid in "${pids[@]}" "${extra_pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap stop EXIT INT TERM
@@ -43,18 +49,21 @@ wait_for() {  # wait_for NAME URL SECONDS PID: poll until the URL answers 200, t
 pids+=($!)
 wait_for backend "http://$BACKEND_HOST:$BACKEND_PORT/api/v1/health" 60 "${pids[-1]}"
 
-.venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_PORT" >var/log/actions.log 2>&1 &
+# The action server answers only Rasa (its shared secret: ACTION_SERVER_TOKEN or var/secrets/action-server-token).
+.venv/bin/python -m actions.serve --port "$ACTION_PORT" >var/log/actions.log 2>&1 &
 pids+=($!)
 wait_for actions "http://127.0.0.1:$ACTION_PORT/health" 60 "${pids[-1]}"
 
 # Rasa imports TensorFlow and loads the model (about a minute on 2 cores): wait for readiness, not a fixed time.
-.venv-rasa/bin/rasa run --enable-api --model models/jiujin.tar.gz --port "$RASA_PORT" \
+# Its HTTP API (trackers, model) is on only with RASA_TOKEN or RASA_TOKEN_FILE (bot/serve.py); "/" answers once
+# the model is loaded.
+.venv-rasa/bin/python -m bot.serve --model models/jiujin.tar.gz --port "$RASA_PORT" \
   --endpoints endpoints.yml --credentials credentials.yml >var/log/rasa.log 2>&1 &
 pids+=($!)
-wait_for rasa "http://127.0.0.1:$RASA_PORT/status" 240 "${pids[-1]}"
+wait_for rasa "http://127.0.0.1:$RASA_PORT/" 240 "${pids[-1]}"
 
 if [ -n "${wechat_simulator:-}" ]; then
-  .venv/bin/python -m wechat.simulator --port "$WECHAT_SIMULATOR_PORT" \
+  .venv/bin/python -m wechat.simulator --host "$WECHAT_SIMULATOR_HOST" --port "$WECHAT_SIMULATOR_PORT" \
     --webhook "http://127.0.0.1:$RASA_PORT/webhooks/wechat/webhook" --record var/wechat/outbound.jsonl \
     >var/log/wechat-simulator.log 2>&1 &
   pids+=($!)
@@ -70,14 +79,20 @@ for _ in $(seq 30); do [ -e var/devices/receipt.tty ] && break; sleep 0.5; done
 
 # The voice counter at the microphone: when a speech model is there (make voice-model). Without a microphone it
 # says so in var/log/counter.log and stops, and the rest of the stack carries on (the screen still works).
-counter_line="bin/jiujin counter (needs VOSK_MODEL_PATH: make voice-model), or --wav IN --reply-wav OUT"
+# Counter counter-1 is a device with its own credential: `kiosk add` provisions it once (again: nothing changes) and
+# leaves its key for the microphone side in var/secrets/counters/; its screen opens the URL `kiosk url` prints.
+bin/jiujin kiosk add counter-1 >>var/log/backend.log 2>&1
+kiosk_url="$(bin/jiujin kiosk url counter-1)"
+counter_line="bin/jiujin counter --counter counter-1 (needs VOSK_MODEL_PATH: make voice-model), or --wav IN --reply-wav OUT"
 if [ -n "${VOSK_MODEL_PATH:-}" ]; then
-  bin/jiujin counter --session counter-1 >var/log/counter.log 2>&1 &
+  bin/jiujin counter --counter counter-1 >var/log/counter.log 2>&1 &
   extra_pids+=($!)
   counter_line="listening at the microphone (var/log/counter.log)"
 fi
 
 wechat_mode="plaintext mode"; [ -n "${WECHAT_AES_KEY:-}" ] && wechat_mode="safe (AES) mode"
+rasa_api="off (set RASA_TOKEN or RASA_TOKEN_FILE to turn it on)"
+[ -n "${RASA_TOKEN:-}${RASA_TOKEN_FILE:-}" ] && rasa_api="on, with its token"
 cat <<MSG
 jiujin is running (logs in var/log/, data in var/). Ctrl-C stops everything.
   chat (REST)     POST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook   ({"sender": "me", "message": "我想办居住证"})
@@ -85,10 +100,12 @@ jiujin is running (logs in var/log/, data in var/). Ctrl-C stops everything.
   WeChat webhook  http://127.0.0.1:$RASA_PORT/webhooks/wechat/webhook   ($wechat_mode)
   backend API     http://$BACKEND_HOST:$BACKEND_PORT/api/v1/items
   OpenAPI         http://$BACKEND_HOST:$BACKEND_PORT/api/v1/openapi.json
-  action server   http://127.0.0.1:$ACTION_PORT/health
+  action server   http://127.0.0.1:$ACTION_PORT/health   (its webhook wants the shared secret)
+  Rasa HTTP API   $rasa_api
   display board   http://$BACKEND_HOST:$BACKEND_PORT/board
-  voice counter   http://$BACKEND_HOST:$BACKEND_PORT/kiosk?session=counter-1   ($counter_line)
-  printers        var/devices/printer/<job id>.txt and .png   (take a number: POST /api/v1/queue/tickets {"category": "A", "channel": "counter"})
+  voice counter   $kiosk_url   (counter-1's screen; $counter_line)
+  API token       var/secrets/api-token   (send it as Authorization: Bearer …; every /api/v1 call but the public reads)
+  printers        var/devices/printer/<job id>.txt and .png   (take a number: POST /api/v1/queue/tickets {"category": "A", "channel": "counter"} with the token)
   keypads         POST http://127.0.0.1:${DEVICES_CONTROL_PORT:-5080}/keypads/3/N   (下一位 at window 3; R 重呼, S 过号, P 暂停, T?to=5 转窗口)
 MSG
 if [ -n "${wechat_simulator:-}" ]; then

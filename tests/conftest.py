@@ -25,6 +25,7 @@ from backend.catalog.loader import default_catalog
 from backend.catalog.schema import Catalog
 from backend.config import Settings
 from backend.testing import DEFAULT_POSTGRES_ADMIN_URL, resident_id_number, temporary_postgres_database
+from security.tokens import service_token
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_ADMIN_URL)
 SKIP_POSTGRES = os.environ.get("JIUJIN_SKIP_POSTGRES") == "1"
@@ -71,8 +72,28 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'jiujin.db'}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def service_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The service tokens of this test run in a folder of its own (JIUJIN_SECRETS_DIR, which the processes tests
+    start inherit), never the project's var/secrets: backends make them there, clients read them there."""
+    folder = tmp_path_factory.mktemp("secrets")
+    before = os.environ.get("JIUJIN_SECRETS_DIR")
+    os.environ["JIUJIN_SECRETS_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("JIUJIN_SECRETS_DIR", None)
+    else:
+        os.environ["JIUJIN_SECRETS_DIR"] = before
+
+
+TEST_HOST = "jiujin.test"
+"""The host in-process clients call (`Api`); `make_app` allows it besides the loopback names."""
+
+
 def make_app(database_url: str, catalog: Catalog, **overrides: Any) -> Sanic:
-    """A backend app on ``database_url`` with a unique name (Sanic keeps a registry of names)."""
+    """A backend app on ``database_url`` with a unique name (Sanic keeps a registry of names); it answers for
+    TEST_HOST too."""
+    overrides.setdefault("allowed_hosts", (*Settings().allowed_hosts, TEST_HOST))
     settings = dataclasses.replace(Settings(), database_url=database_url, **overrides)
     return create_app(settings, catalog=catalog, name=f"jiujin_test_{next(_app_names)}")
 
@@ -81,12 +102,13 @@ class Api:
     """An HTTP client for an in-process backend app (ASGI), started once like a server worker.
 
     Sanic's own ASGI test client runs the start-up and shut-down listeners around every request, which
-    would re-create the engine per request and serialise nothing; this one starts the app once.
+    would re-create the engine per request and serialise nothing; this one starts the app once. Requests carry
+    the "tools" service token unless they say otherwise (``service=``) or bring their own Authorization.
     """
 
     def __init__(self, app: Sanic) -> None:
         self.app = app
-        self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://jiujin.test")
+        self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{TEST_HOST}")
 
     async def start(self) -> None:
         self.app.asgi = True
@@ -99,8 +121,19 @@ class Api:
         await self.app._server_event("shutdown", "before")
         await self.app._server_event("shutdown", "after")
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> Response:
-        return Response(await self._client.request(method.upper(), path, **kwargs))
+    def bearer(self, service: str = "tools") -> dict[str, str]:
+        """``Authorization: Bearer …`` with ``service``'s token, as the app knows it (its settings, or the
+        secrets folder it made the tokens in when it started)."""
+        token = (self.app.ctx.settings.service_tokens or {}).get(service) or service_token(service)
+        assert token, f"no {service} token: start the app first"
+        return {"Authorization": f"Bearer {token}"}
+
+    async def request(self, method: str, path: str, *, service: str | None = "tools", **kwargs: Any) -> Response:
+        """``service``: whose token the request carries (None: no token)."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if service is not None and not any(name.lower() == "authorization" for name in headers):
+            headers |= self.bearer(service)
+        return Response(await self._client.request(method.upper(), path, headers=headers, **kwargs))
 
     async def get(self, path: str, **kwargs: Any) -> Response:
         return await self.request("get", path, **kwargs)

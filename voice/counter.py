@@ -6,11 +6,14 @@ question at a time) → the answer spoken (`voice.tts`). What the counter decide
 
 - heard with low confidence: it asks "您说的是：…，对吗？" and acts only on a yes;
 - heard nothing (or a no) twice in a row: it offers the screen's buttons and the staff;
-- "重复": the last answer again, at once, without asking the bot.
+- "重复": the last answer again, at once, without asking the bot;
+- "办完了": goodbye, and the turn says the resident has finished (`Turn.finished`), so the counter ends the
+  resident's session; a turn whose answer gives a case number or a queue number says so too (`Turn.served`).
 
 ``bin/jiujin counter --wav IN.wav --reply-wav OUT.wav`` runs one turn from a file and prints
-``{"heard": ..., "replies": [...]}``; ``bin/jiujin counter`` alone runs the live counter at the microphone
-(`voice.live`), sharing its session with the counter's screen.
+``{"heard": ..., "replies": [...]}`` (a fresh conversation each time); ``bin/jiujin counter --counter NAME`` runs the
+live counter at the microphone (`voice.live`), authenticated as counter NAME and sharing its resident sessions with
+the counter's screen.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -36,13 +40,30 @@ NOT_HEARD = "抱歉，我没有听清，请您再说一遍。"
 OFFER_HELP = "您可以点屏幕上的按钮，或者说“找工作人员”，工作人员马上过来。"
 NO_MODEL = "语音识别暂时不能用，请点屏幕上的按钮，或者找工作人员。"
 BACKEND_DOWN = "抱歉，系统有点忙，请稍等一下再说，或者找工作人员。"
+COUNTER_CLOSED = "这台服务台暂时不能用，请找工作人员。"
+GOODBYE = "好的，您慢走。下一位居民可以开始了。"
+DONE_WORDS = ("办完了", "结束服务", "再见")
 REPEAT_WORDS = ("重复", "再说一遍", "没听清")
 YES_WORDS = ("对", "是", "没错", "嗯", "好")
 NO_WORDS = ("不", "错", "没有")
 
 
+SERVED = re.compile(r"办件编号是\s*JJ-\d{8}-\d{4,}|您的号码是\s*[A-Z]\d{3,7}|已经有一个号\s*[A-Z]\d{3,7}")
+"""The bot's answers that give a case number (utter_case_filed) or a queue number (utter_ticket_taken, or the one
+already waiting): the turn served the resident, whose session then ends a short while later. Matched on the
+answer's text because Rasa's REST channel returns nothing else; keep it in step with those responses in
+``bot/domain/shared.yml``."""
+
+
 def confirmation(text: str) -> str:
     return f"您说的是：{text}，对吗？"
+
+
+def is_done(text: str) -> bool:
+    """True when the resident says they have finished ("办完了"), not when they ask whether something is done
+    ("我的证办完了吗？")."""
+    said = text.strip().rstrip("。！!， ")
+    return any(word in said for word in DONE_WORDS) and not said.endswith(("吗", "么", "？", "?", "没有"))
 
 
 @dataclass
@@ -53,6 +74,10 @@ class Turn:
     replies: list[str]
     confidence: float = 1.0
     asked_to_confirm: bool = False
+    finished: bool = False
+    """The resident said they have finished (办完了): the counter's session for them ends."""
+    served: bool = False
+    """The answer gave a case number or a queue number (`SERVED`)."""
 
 
 @dataclass
@@ -81,6 +106,9 @@ class Counter:
         heard = (text or "").strip()
         if not heard:
             return self._failed(None)
+        if is_done(heard):
+            session.pending, session.failures = None, 0
+            return self._answer(Turn(heard, [GOODBYE], confidence, finished=True))
         if any(word in heard for word in REPEAT_WORDS) and session.last_replies:
             return Turn(heard, list(session.last_replies), confidence)
         if session.pending is not None:
@@ -114,7 +142,8 @@ class Counter:
             return self._answer(Turn(text, [BACKEND_DOWN], confidence))
         session.started, session.failures = True, 0
         replies = [str(m["text"]) for m in response.json() if m.get("text")]
-        return self._answer(Turn(text, replies, confidence))
+        served = any(SERVED.search(reply) for reply in replies)
+        return self._answer(Turn(text, replies, confidence, served=served))
 
     def _answer(self, turn: Turn) -> Turn:
         self.session.last_replies = list(turn.replies)
@@ -159,7 +188,7 @@ def counter_vocabulary() -> list[str]:
     from backend.catalog.loader import default_catalog
 
     names = [name for item in default_catalog().items for name in (item.name, *item.aliases)]
-    return [*REPEAT_WORDS, "返回", "找工作人员", "取号", "绿色通道", *YES_WORDS, "不是", *names]
+    return [*REPEAT_WORDS, *DONE_WORDS, "返回", "找工作人员", "取号", "绿色通道", *YES_WORDS, "不是", *names]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,9 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     live.add_argument("--output-device", default=os.environ.get("VOICE_OUTPUT_DEVICE") or None, help="PortAudio name")
     live.add_argument("--backend", default=os.environ.get("BACKEND_URL", "http://127.0.0.1:8000"))
     live.add_argument(
-        "--session",
-        default=os.environ.get("VOICE_SESSION", "counter-1"),
-        help="shared with the screen: open /kiosk?session=<this>",
+        "--counter",
+        default=os.environ.get("VOICE_COUNTER", "counter-1"),
+        help="the counter this is (bin/jiujin kiosk add NAME); its credential is read from JIUJIN_COUNTER_KEY or its "
+        "key file, and its screen opens `bin/jiujin kiosk url NAME`",
     )
     live.add_argument("--barge-in-rms", type=float, default=float(os.environ.get("VOICE_BARGE_IN_RMS", "500")))
     live.add_argument("--turns", type=int, default=0, help="stop after this many turns (0: run until Ctrl-C)")
@@ -207,13 +237,22 @@ def run_live(args: argparse.Namespace) -> int:
     import time
 
     from backend.identity import mask_text
-    from voice.kiosk_client import KioskClient
+    from voice.kiosk_client import KioskClient, counter_key_path, read_counter_key
     from voice.live import BargeIn, LiveCounter, LiveTurn, Mode
     from voice.loudspeaker import Loudspeaker
     from voice.microphone import Microphone, SoundDeviceUnavailable
     from voice.recognizer import Recognizer, RecognizerUnavailable
     from voice.tts import Speaker
 
+    key = read_counter_key(args.counter)
+    if key is None:
+        where = counter_key_path(args.counter)
+        print(
+            f"{COUNTER_CLOSED}\nno credential for counter {args.counter!r} in JIUJIN_COUNTER_KEY or {where}: "
+            f"run 'bin/jiujin kiosk add {args.counter}'",
+            file=sys.stderr,
+        )
+        return 2
     try:
         recognizer = Recognizer(Path(args.model), vocabulary=counter_vocabulary())
     except RecognizerUnavailable as exc:
@@ -230,7 +269,7 @@ def run_live(args: argparse.Namespace) -> int:
         line = {"heard": heard, "confidence": round(live.turn.confidence, 2), "replies": live.turn.replies}
         print(json.dumps(line, ensure_ascii=False), flush=True)
 
-    client = KioskClient(args.backend, args.session)
+    client = KioskClient(args.backend, key)
     stop = threading.Event()
     with Speaker() as speaker:
         counter = LiveCounter(
@@ -249,7 +288,10 @@ def run_live(args: argparse.Namespace) -> int:
         screen.start()
         if counter.mode is Mode.PUSH_TO_TALK:
             threading.Thread(target=_button_on_stdin, args=(counter,), daemon=True).start()
-        print(f"listening ({args.mode}); the screen: {args.backend}/kiosk?session={args.session}", file=sys.stderr)
+        print(
+            f"listening ({args.mode}) as counter {args.counter}; its screen: bin/jiujin kiosk url {args.counter}",
+            file=sys.stderr,
+        )
         try:
             counter.run(stop=stop, turns=args.turns)
             while loudspeaker.playing:  # the last answer is heard to its end

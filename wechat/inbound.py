@@ -3,7 +3,9 @@
 Menu clicks and QR-code scans become Rasa intent messages ("/browse_department{...}"), which skip NLU and go
 straight to the rules; voice notes use WeChat's own recognition, else the project's recognizer when one is
 configured, else a polite request to type. Someone who follows the account by scanning a code gets "/follow" with
-what the code asks for as an entity, so the rules welcome them first and then answer it.
+what the code asks for as an entity, so the rules welcome them first and then answer it. What a follower typed or
+said never starts with "/" (`security.resident_text.without_command_prefix`): only the channel's own messages are
+intents, and the channel masks the numbers in the others (`bot.channels.resident_text`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from wechatpy.events import BaseEvent
 from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
+from security.resident_text import without_command_prefix
 from wechat.menu import ALL_ITEMS_KEY, DEPARTMENT_KEYS, PROGRESS_KEY, STAFF_KEY, TAKE_NUMBER_KEY
 from wechat.scenes import ITEM_PREFIX, QUEUE, ticket_in_scene
 
@@ -36,7 +39,8 @@ class Inbound:
     """What to do with one WeChat message."""
 
     text: str | None = None
-    """A dialogue turn with this text (possibly an intent message such as "/take_number")."""
+    """A dialogue turn with this text: the channel's intent message ("/take_number"), or the follower's words (never
+    starting with "/")."""
     reply: str | None = None
     """Answer directly, without the bot."""
     from_follower: bool = True
@@ -96,7 +100,8 @@ def followed_by_scene(scene: str) -> Inbound:
 async def interpret(message: BaseMessage, recognize: VoiceRecognizer | None) -> Inbound:
     """Decide what ``message`` asks for."""
     if isinstance(message, TextMessage):
-        return Inbound(text=(message.content or "").strip() or "？")  # wechatpy reads an empty Content as None
+        # wechatpy reads an empty Content as None; a typed "/intent{…}" is words, not an intent.
+        return Inbound(text=without_command_prefix((message.content or "").strip()) or "？")
     if isinstance(message, VoiceMessage):
         return await _voice(message, recognize)
     if isinstance(message, BaseEvent):
@@ -105,12 +110,12 @@ async def interpret(message: BaseMessage, recognize: VoiceRecognizer | None) -> 
 
 
 async def _voice(message: VoiceMessage, recognize: VoiceRecognizer | None) -> Inbound:
-    heard = (message.recognition or "").strip().rstrip("。")
+    heard = without_command_prefix((message.recognition or "").strip().rstrip("。"))
     if heard:
         return Inbound(text=heard, metadata={"heard_by": "wechat"})
     if recognize is not None and message.media_id:
         try:
-            heard = ((await recognize(message.media_id)) or "").strip()
+            heard = without_command_prefix(((await recognize(message.media_id)) or "").strip())
         except Exception:
             log.exception("the voice note could not be recognized")
             heard = ""

@@ -10,7 +10,8 @@ The hook runs before the dialogue turn, inside WeChat's 5 seconds, so the whole 
 failure (download refused, backend down or without a model, audio it cannot decode, out of time) gives None, and the
 follower gets the polite request to type. Logs name what failed, never the follower, the MediaId or the words:
 the exceptions of the WeChat client carry URLs with the MediaId and the access token, so only their type is logged.
-The backend is called with the standard library (urllib), which both environments have.
+The backend is called with the standard library (urllib), which both environments have, with the "channels" service
+token (`security.tokens`, read for each note: the backend may have made it after Rasa started).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from security.tokens import bearer_headers
 from wechat.client import WeChatApi, errcode
 
 log = logging.getLogger(__name__)
@@ -88,7 +90,7 @@ class VoiceNotes:
         request = urllib.request.Request(
             self.settings.backend_url + RECOGNIZE_PATH,
             data=audio,
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": "application/octet-stream"} | bearer_headers("channels"),
             method="POST",
         )
         try:

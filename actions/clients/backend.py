@@ -1,7 +1,8 @@
 """The one client of the intake backend's REST API used by every action.
 
-Errors come back as ``BackendError`` with the backend's machine code and Chinese message, so an action can
-tell the resident what was wrong; a backend that cannot be reached raises ``BackendUnavailable``.
+Every request carries the "actions" service token (`security.tokens`; the audit log names this service, with
+``X-Actor: bot`` after it). Errors come back as ``BackendError`` with the backend's machine code and Chinese message,
+so an action can tell the resident what was wrong; a backend that cannot be reached raises ``BackendUnavailable``.
 
 Writes that carry an Idempotency-Key (filing a case, taking a number) are retried with the same key while the
 backend, a replica behind nginx or PostgreSQL restarts, within ``write_retry_s``: if an attempt was committed but
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 
 from actions.config import ActionSettings
+from security.tokens import service_token
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +65,18 @@ class BackendClient:
             timeout=self.settings.timeout_s,
             transport=transport,
             headers={"X-Actor": "bot"},
+            auth=self._authorize,
         )
+        self._token = self.settings.backend_token
         self._items: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def _authorize(self, request: httpx.Request) -> httpx.Request:
+        """Every request carries the "actions" service token (the audit log names this service as the actor)."""
+        if self._token is None:  # until the backend has made it: a missing token gets a 401, which says so
+            self._token = service_token("actions")
+        if self._token:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         """One request: the parsed body, BackendError for a 4xx, BackendUnavailable otherwise."""
@@ -94,7 +106,11 @@ class BackendClient:
             raise
 
     async def _write(self, path: str, body: dict[str, Any], idempotency_key: str) -> Any:
-        """POST with an Idempotency-Key, retried with the same key while the backend restarts.
+        """POST with an Idempotency-Key, retried with the same key while the backend restarts (`_patiently`)."""
+        return await self._patiently(path, body, {"Idempotency-Key": idempotency_key})
+
+    async def _patiently(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        """POST, retried while the backend restarts: for writes (with their key) and for the reads a write needs.
 
         Pauses start at ``write_backoff_s`` and double up to ``write_backoff_max_s``; a retry starts only within
         ``write_retry_s`` of the first attempt and is cut off when that budget ends. 4xx answers and 500s (the same
@@ -102,7 +118,7 @@ class BackendClient:
         """
         settings = self.settings
         deadline = time.monotonic() + max(settings.write_retry_s, 0.0)
-        headers = {"Idempotency-Key": idempotency_key}
+        headers = headers or {}
         pause, attempt = settings.write_backoff_s, 1
         extra: dict[str, Any] = {}  # the first attempt has the client's timeout
         while True:
@@ -151,6 +167,23 @@ class BackendClient:
         """The normalised number with age and sex; BackendError with the reason in Chinese when invalid."""
         return await self._call("POST", "/identity/id-number", json={"id_number": id_number[:32]})
 
+    async def keep_numbers(self, channel: str, sender: str, values: list[str]) -> list[str]:
+        """Keep a conversation's numbers in the backend's vault (for its TTL, 2 h); their masked forms, in order."""
+        body = {"channel": channel, "sender": sender, "values": values}
+        return (await self._call("POST", "/vault/deposits", json=body))["masked"]
+
+    async def kept_numbers(
+        self, channel: str, sender: str, masked: list[str], *, patient: bool = False
+    ) -> dict[str, str]:
+        """The numbers the conversation's channel kept in the vault under ``masked`` (expired ones left out).
+
+        ``patient``: retried while the backend restarts, as the filing that needs them is (one attempt otherwise:
+        validating an answer runs within WeChat's 5 s)."""
+        body = {"channel": channel, "sender": sender, "masked": masked}
+        if patient:
+            return (await self._patiently("/vault/lookups", body))["values"]
+        return (await self._call("POST", "/vault/lookups", json=body))["values"]
+
     async def checklist(self, item_id: str, conditions: list[str], received: list[str]) -> dict[str, Any]:
         """The personal checklist: received, missing, looked up."""
         return await self._call(
@@ -161,28 +194,41 @@ class BackendClient:
         """File a case; the same key returns the case filed the first time (so it is retried while restarting)."""
         return await self._write("/cases", body, idempotency_key)
 
-    async def case(self, case_number: str) -> dict[str, Any]:
-        """One case by number."""
-        return await self._call("GET", f"/cases/{case_number}")
-
-    async def cases_of(self, id_number: str) -> list[dict[str, Any]]:
-        """A resident's cases, newest first."""
-        return (await self._call("GET", "/cases", params={"id_number": id_number, "limit": 5}))["cases"]
+    async def lookup_cases(
+        self, case_number: str | None, *, code: str | None = None, wechat_openid: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The asker's own cases (backend.services.case_access): one by number with ``code`` (the phone's last four
+        digits or the receipt's 查询码) or from the follower's WeChat; without a number, the follower's latest.
+        BackendError 404 ``case_not_found`` alike for an unknown case, a wrong code and a locked case."""
+        body = {"case_number": case_number, "code": code, "wechat_openid": wechat_openid}
+        found = await self._call("POST", "/cases/lookup", json={k: v for k, v in body.items() if v})
+        return found["cases"]
 
     async def take_ticket(
-        self, category: str, channel: str, idempotency_key: str, wechat_openid: str | None = None
+        self,
+        category: str,
+        channel: str,
+        idempotency_key: str,
+        wechat_openid: str | None = None,
+        sender: str | None = None,
     ) -> dict[str, Any]:
-        """Take a queue number (with the follower's OpenID, WeChat tells them when their turn is near)."""
+        """Take a queue number (with the follower's OpenID, WeChat tells them when their turn is near). ``sender``
+        names the resident's conversation, which the backend caps (BackendError 429 ``ticket_waiting`` with
+        ``details.number``, or ``ticket_daily_limit``)."""
         body = {"category": category, "channel": channel}
         if wechat_openid:
             body["wechat_openid"] = wechat_openid
+        if sender:
+            body["sender"] = sender
         return await self._write("/queue/tickets", body, idempotency_key)
 
-    async def follow_ticket(self, service_day: str, number: str, wechat_openid: str) -> dict[str, Any]:
-        """Link a queue ticket (day as YYYY-MM-DD) to the follower who scanned its QR code, who is then told when
-        their turn is near; the ticket with ``ahead``. BackendError: 404 unknown, 409 another day's or no longer
-        waiting (``details``: status, window). One attempt: linking again is harmless, and WeChat waits 5 s."""
-        body = {"wechat_openid": wechat_openid}
+    async def follow_ticket(self, service_day: str, number: str, wechat_openid: str, signature: str) -> dict[str, Any]:
+        """Link a queue ticket (day as YYYY-MM-DD) to the follower who scanned its QR code (``signature``: the one its
+        scene carries), who is then told when their turn is near; the ticket with ``ahead``. BackendError: 403 a
+        scene the backend did not sign, 404 unknown, 409 another day's, no longer waiting (``details``: status,
+        window) or followed by someone else (``ticket_followed``). One attempt: linking again is harmless, and
+        WeChat waits 5 s."""
+        body = {"wechat_openid": wechat_openid, "signature": signature}
         return await self._call("POST", f"/queue/tickets/{service_day}/{number}/follower", json=body)
 
     async def aclose(self) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 from sanic import Blueprint, Request, json
 
 from backend.api.common import actor, idempotency_key, parse_body, parse_query, today
 from backend.api.openapi import operation
 from backend.api.present import case_out
 from backend.api.schemas import CaseCreate, CaseListOut, CaseOut, CaseQuery, TransitionIn
+from backend.errors import invalid
+from backend.services import case_access
 from backend.services import cases as service
 
 cases = Blueprint("cases", url_prefix="/api/v1/cases")
@@ -31,6 +36,9 @@ async def create(request: Request):
         actor=actor(request),
         today=today(request),
         idempotency_key=idempotency_key(request),
+        # Only an operator's tool may say a proxy filing's consent was witnessed; the bot (a "yes" in a chat) cannot:
+        # staff confirm it at the window.
+        consent_witnessed=getattr(request.ctx, "service", None) == "tools",
     )
     return json(
         case_out(filed.case, request.app.ctx.catalog, request.app.ctx.follow_secret).model_dump(mode="json"),
@@ -58,6 +66,37 @@ async def list_cases(request: Request):
             mode="json"
         )
     )
+
+
+class CaseLookupIn(BaseModel):
+    """Who asks about which case, and how they show it is theirs (backend.services.case_access)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    case_number: Annotated[str, Field(max_length=20)] | None = None
+    code: Annotated[str, Field(max_length=16)] | None = None
+    """The last four digits of the phone given at filing, or the 6-digit 查询码 on the 受理回执."""
+    wechat_openid: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    """The follower asking, when they ask on WeChat (their own cases need no code)."""
+
+
+@cases.post("/lookup")
+@operation(
+    "居民查询办件进度（本人）", tag="cases", body=CaseLookupIn, responses={200: CaseListOut, 404: None, 422: None}
+)
+async def lookup(request: Request):
+    """The asker's own case: by number with a code or from the filing follower's WeChat; without a number, the
+    follower's latest cases. 404, the same for an unknown case, a wrong code and a case locked after wrong codes."""
+    body = parse_body(request, CaseLookupIn)
+    db, catalog, secret = request.app.ctx.db, request.app.ctx.catalog, request.app.ctx.follow_secret
+    if body.case_number:
+        proof = case_access.proof_from_code(body.code, wechat_openid=body.wechat_openid)
+        found = [await case_access.owned_case(db, body.case_number, proof, secret=secret, today=today(request))]
+    elif body.wechat_openid:
+        found = await case_access.cases_of_follower(db, body.wechat_openid)
+    else:
+        raise invalid("case_number_required", "请提供办件编号。", field="case_number")
+    listed = CaseListOut(total=len(found), cases=[case_out(case, catalog, secret) for case in found])
+    return json(listed.model_dump(mode="json"))
 
 
 @cases.get("/<case_number:str>")

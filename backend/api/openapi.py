@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document, built from the routes and the pydantic models each handler declares.
 
 A handler declares its contract with ``@operation(...)``; the document is assembled once at start-up
-from the app's router, so it cannot drift from the routes that exist.
+from the app's router, so it cannot drift from the routes that exist. Which operations need a service token comes
+from `backend.api.access`, the middleware that checks it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from sanic import Sanic
 
+from backend.api.access import BODY_METHODS, PUBLIC_READS, READ_METHODS
+from backend.api.common import ACTOR_PATTERN
 from backend.api.schemas import ErrorOut
 
 REF = "#/components/schemas/{model}"
@@ -58,7 +61,16 @@ def operation(
 _PARAM = re.compile(r"<([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-z]+))?>")
 _HEADER_SCHEMAS = {
     "Idempotency-Key": {"type": "string", "pattern": "^[A-Za-z0-9_.:@-]{1,64}$"},
-    "X-Actor": {"type": "string", "pattern": "^[A-Za-z0-9_.:@-]{1,64}$"},
+    "X-Actor": {"type": "string", "pattern": ACTOR_PATTERN},
+}
+SECURITY_SCHEME = "serviceToken"
+SECURITY_SCHEMES = {
+    SECURITY_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "调用方服务的令牌（tools、actions、devices、channels），见 security.tokens；"
+        "make run 时 tools 的令牌在 var/secrets/api-token。",
+    }
 }
 
 
@@ -129,10 +141,24 @@ def build_document(app: Sanic, *, title: str, version: str) -> dict[str, Any]:
             entry["responses"].setdefault("400", error)  # broken JSON, a malformed X-Actor or Idempotency-Key
         entry["responses"].setdefault("422", error)
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = entry
+            paths.setdefault(path, {})[method.lower()] = _guarded(entry, method, path, error)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": "就近办助手 jiujin 受理后台 REST API"},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
     }
+
+
+def _guarded(entry: dict[str, Any], method: str, path: str, error: dict[str, Any]) -> dict[str, Any]:
+    """The operation with the doors of `backend.api.access`: the token it needs (none for a public read) and the
+    refusals it can meet (421 unknown Host, 403 foreign Origin, 401 token, 415 a body that is not JSON)."""
+    public = method in READ_METHODS and PUBLIC_READS.fullmatch(path) is not None
+    guarded = entry | {"security": [] if public else [{SECURITY_SCHEME: []}], "responses": dict(entry["responses"])}
+    refusals = ["403", "421"] + ([] if public else ["401"])
+    body = entry.get("requestBody", {}).get("content", {})
+    if method in BODY_METHODS and (not body or "application/json" in body):  # raw bytes (speech) are not checked
+        refusals.append("415")
+    for status in refusals:
+        guarded["responses"].setdefault(status, error)
+    return guarded

@@ -18,6 +18,7 @@ from backend.identity import mask_id_number, mask_phone
 from backend.models import Case, Notification, NotificationStatus, PrintJob, as_utc
 from backend.pages.follow import case_path
 from backend.services import print_jobs
+from backend.services.case_access import receipt_code
 from backend.services.cases import missing_names
 from backend.services.queue import Placed
 from wechat.openids import mask_openid
@@ -63,7 +64,7 @@ def item_out(item: Item, catalog: Catalog) -> ItemOut:
 
 
 def case_out(case: Case, catalog: Catalog, follow_secret: bytes) -> CaseOut:
-    """A case with personal numbers masked, and the signed path of its page for residents."""
+    """A case with personal numbers masked, the signed path of its page and its 查询码 for residents."""
     names = {item.id: item.name for item in catalog.items}
     resident = case.resident
     return CaseOut(
@@ -91,6 +92,7 @@ def case_out(case: Case, catalog: Catalog, follow_secret: bytes) -> CaseOut:
         created_at=as_utc(case.created_at),
         updated_at=as_utc(case.updated_at),
         follow_path=case_path(follow_secret, case.case_number),
+        receipt_code=receipt_code(follow_secret, case.case_number),
     )
 
 

@@ -37,6 +37,9 @@ EVENT_POLL_S = 0.2
 """How often the event stream looks for new hall events when not woken: the events are read from the database,
 so changes made by another worker or replica arrive within this time; this worker's own changes wake it at once."""
 KEEPALIVE_S = 15
+CAPPED_SERVICE = "actions"
+"""The caller whose numbers are residents' (`security.tokens`), capped per sender; the hall's number machine
+(``devices``) and ``tools`` are trusted with as many as they ask for."""
 
 
 def _hall_changed(app: Sanic) -> asyncio.Condition:
@@ -66,13 +69,15 @@ def _window(request: Request, window: int) -> int:
     "取号",
     tag="queue",
     body=TicketCreate,
-    responses={201: TicketOut, 200: TicketOut, 409: None},
+    responses={201: TicketOut, 200: TicketOut, 409: None, 429: None},
     headers=("Idempotency-Key", "X-Actor"),
 )
 async def take(request: Request):
     """Take the next number of the day; ``ahead`` is how many are expected to be served first. 201 when taken;
     200 with the same ticket when the Idempotency-Key was seen before; 409 when it was used for another kind of
-    ticket."""
+    ticket. The action server taking a number for a resident (``sender``) is capped per sender: 429 with
+    ``ticket_waiting`` (``details.number``: the number still waiting) or ``ticket_daily_limit``; the number machine
+    (devices) and tools are not."""
     body = parse_body(request, TicketCreate)
     taken = await service.take_ticket(
         request.app.ctx.db,
@@ -81,6 +86,7 @@ async def take(request: Request):
         today=today(request),
         idempotency_key=idempotency_key(request),
         window_count=request.app.ctx.settings.window_count,
+        caps=service.RESIDENT_CAPS if getattr(request.ctx, "service", None) == CAPPED_SERVICE else None,
     )
     return json(ticket_out(taken.placed).model_dump(mode="json"), status=201 if taken.created else 200)
 
@@ -101,12 +107,13 @@ async def follow(request: Request, number: str):
     "微信关注号码",
     tag="queue",
     body=TicketFollowerIn,
-    responses={200: TicketOut, 404: None, 409: None},
+    responses={200: TicketOut, 403: None, 404: None, 409: None},
     headers=("X-Actor",),
 )
 async def link_follower(request: Request, service_day: dt.date, number: str):
-    """The WeChat follower who scanned the ticket's QR code is told when three people are ahead (the latest scanner
-    wins). 404 for an unknown ticket; 409 for a ticket of another day or no longer waiting."""
+    """The WeChat follower who scanned the ticket's QR code is told when three people are ahead; the scene's
+    signature must be the backend's. 403 for a forged or altered scene; 404 for an unknown ticket; 409 for a ticket
+    of another day, no longer waiting, or already followed by someone else (a scan never takes a ticket over)."""
     body = parse_body(request, TicketFollowerIn)
     number = number.upper()
     if not TICKET_NUMBER.fullmatch(number):
@@ -116,6 +123,8 @@ async def link_follower(request: Request, service_day: dt.date, number: str):
         service_day,
         number,
         body.wechat_openid,
+        signature=body.signature,
+        scene_secret=request.app.ctx.follow_secret,
         actor=actor(request),
         today=today(request),
         window_count=request.app.ctx.settings.window_count,

@@ -14,6 +14,7 @@ from backend.catalog.schema import Department
 from backend.identity import InvalidIdNumber, validate_id_number, validate_phone
 from backend.models import Channel, NotificationKind, NotificationStatus, PrintJobStatus, TicketCategory, TicketStatus
 from backend.status import CaseStatus
+from security.resident_text import is_masked
 
 
 def _id_number(value: str) -> str:
@@ -63,7 +64,9 @@ class ProxyIn(_In):
     phone: Phone | None = None
     staff_username: Annotated[str, Field(max_length=50)] | None = None
     """Set when the proxy is one of the centre's social workers."""
-    consent: Literal["in_person", "sms_code", "signature"]
+    consent: Literal["in_person", "sms_code", "signature", "pending"]
+    """``pending``: nobody has witnessed the resident's consent yet (a filing through the bot); staff confirm it at
+    the window before the case can be accepted."""
 
     @model_validator(mode="after")
     def _identified(self) -> ProxyIn:
@@ -134,12 +137,18 @@ class TicketCreate(_In):
     wechat_openid: OpenId | None = None
     department: Department | None = None
     """For a department's business: windows serving that department call it first (any window may serve it)."""
+    sender: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    """The resident's conversation (channel and sender id) when the action server takes the number for a resident:
+    it then gets at most one waiting number and a few a day. The number machine and staff send none."""
 
 
 class TicketFollowerIn(_In):
     """The follower who scanned a ticket's QR code on WeChat: told when their turn is near."""
 
     wechat_openid: OpenId
+    signature: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z]+$")]
+    """The signature the ticket's scene carries (`wechat.scenes`): only a ticket whose code the backend made is
+    linked."""
 
 
 PrinterName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -313,6 +322,8 @@ class CaseOut(BaseModel):
     updated_at: dt.datetime
     follow_path: str
     """The signed path of the case's page for the resident (the QR code on the 受理回执)."""
+    receipt_code: str
+    """The 6-digit 查询码 printed on the 受理回执: with the case number, it lets the resident ask about the case."""
 
 
 class CaseListOut(BaseModel):
@@ -348,14 +359,16 @@ class WindowOut(BaseModel):
     number: str | None
 
 
-KIOSK_SESSION = r"^[A-Za-z0-9-]{8,40}$"
-"""A voice counter's session id (the screen's ``?session=``)."""
+KIOSK_SESSION = r"^[A-Za-z0-9_-]{22}$"
+"""A resident's session id at a voice counter: issued by the server (`backend.services.resident_sessions`)."""
 
 
 class KioskTurnIn(_In):
     """What a resident said at the voice counter (recognised by the microphone side) or tapped / typed there."""
 
-    session: Annotated[str, Field(pattern=KIOSK_SESSION)]
+    session: Annotated[str, Field(pattern=KIOSK_SESSION)] | None = None
+    """The resident session the screen is showing (from the stream); it must be the counter's open one. None: the
+    open session, or a new one (the microphone side, a screen at its start)."""
     text: Annotated[str, Field(max_length=200)]
     confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
     """1.0 for taps and typing; the recogniser's confidence for speech."""
@@ -521,6 +534,50 @@ class OpeningHoursOut(BaseModel):
     week: list[OpeningDayOut]
     closures: list[ClosureOut]
     today: TodayHoursOut
+
+
+# ---- the personal-data vault (`backend.services.vault`) ----------------------------------------------------
+
+
+def _masked(value: str) -> str:
+    if not is_masked(value):
+        raise PydanticCustomError("not_masked", "不是遮盖后的号码。")
+    return value
+
+
+VaultChannel = Annotated[str, Field(pattern=r"^[a-z0-9_]{0,32}$", examples=["wechat"])]
+VaultSender = Annotated[str, Field(min_length=1, max_length=128)]
+NumberValue = Annotated[str, Field(pattern=r"^[0-9]{10,39}[0-9X]$", examples=["11010519491231002X"])]
+MaskedNumber = Annotated[str, Field(max_length=40, examples=["110105********002X"]), AfterValidator(_masked)]
+
+
+class VaultDepositIn(_In):
+    """Numbers a resident typed or said in one conversation (its channel's name and sender id), to keep."""
+
+    channel: VaultChannel
+    sender: VaultSender
+    values: Annotated[list[NumberValue], Field(min_length=1, max_length=10)]
+
+
+class VaultDepositOut(BaseModel):
+    """The masked forms the numbers go by (in the order given), and until when they are kept."""
+
+    masked: list[str]
+    expires_at: dt.datetime
+
+
+class VaultLookupIn(_In):
+    """Masked forms to read back, for the conversation that deposited them."""
+
+    channel: VaultChannel
+    sender: VaultSender
+    masked: Annotated[list[MaskedNumber], Field(min_length=1, max_length=10)]
+
+
+class VaultLookupOut(BaseModel):
+    """Masked form → number, for those the vault still holds (expired or unknown ones are left out)."""
+
+    values: dict[str, str]
 
 
 # ---- query parameters -----------------------------------------------------------------------------------

@@ -3,6 +3,9 @@ actions the role may take (``/console/cases/<number>``).
 
 Status changes go through `backend.services.cases.transition_case`, the same path as the API: the status machine,
 the audit log (with the staff member's name), and the notices to the resident all happen there, in one transaction.
+A proxy case filed through the bot waits for the resident's consent: the front desk (or an admin) confirms it on the
+case page once the resident agreed at the window (`backend.services.cases.confirm_consent`), and the page shows who
+confirmed and when.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from backend.console.guard import staff_page
 from backend.console.render import not_visible, render
 from backend.console.visit_photos import case_photos, may_add_photos
 from backend.errors import ApiError
-from backend.models import AuditEntry, Case, Channel, Notification, PrintJob
+from backend.models import AuditEntry, Case, Channel, Notification, PrintJob, StaffRole
 from backend.services import cases as case_service
 from backend.status import CaseStatus
 
@@ -50,9 +53,17 @@ NOTICE_LABELS = {
     "cancelled": "已取消",
 }
 """The case page's names of WeChat notices and printed documents, and of their states."""
-HISTORY_LABELS = {"case.create": "登记", "case.photos": "上传材料照片"}
+HISTORY_LABELS = {"case.create": "登记", "case.photos": "上传材料照片", "case.consent_confirmed": "确认居民同意代办"}
 """What the case's history calls the audit entries other than status changes."""
 CHANNEL_LABELS = {Channel.COUNTER: "窗口", Channel.WECHAT: "微信", Channel.PROXY: "社工代办"}
+CONSENT_LABELS = {
+    "pending": "待确认（居民本人尚未确认同意代办）",
+    "in_person": "居民本人在窗口确认",
+    "sms_code": "短信验证码确认",
+    "signature": "居民签名确认",
+}
+CONSENT_CONFIRMERS = (StaffRole.FRONT_DESK, StaffRole.ADMIN)
+"""Who confirms at the window that the resident agrees to a proxy filing (the role that accepts cases)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +175,20 @@ async def transition(request: Request, case_number: str) -> HTTPResponse:
     return redirect(f"/console/cases/{case.case_number}?done={done}", status=303)
 
 
+@case_pages.post("/<case_number:str>/consent")
+@staff_page(*CONSENT_CONFIRMERS)
+async def confirm_consent(request: Request, case_number: str) -> HTTPResponse:
+    """The resident confirmed at the window that they agree to the proxy filing."""
+    case = await roles.visible_case(request, case_number)
+    if case is None:
+        return not_visible(request)
+    try:
+        await case_service.confirm_consent(request.app.ctx.db, case.case_number, actor=request.ctx.staff.user.username)
+    except ApiError as refused:
+        return await _case_view(request, case_number, error=refused.message, status=refused.status)
+    return redirect(f"/console/cases/{case.case_number}?done=已确认居民同意代办。", status=303)
+
+
 async def _case_view(request: Request, case_number: str, *, error: str = "", status: int = 200) -> HTTPResponse:
     case = await roles.visible_case(request, case_number)
     if case is None:
@@ -204,6 +229,8 @@ async def _case_view(request: Request, case_number: str, *, error: str = "", sta
         photos=await case_photos(request, case),
         may_add_photos=may_add_photos(request.ctx.staff.user),
         channels=CHANNEL_LABELS,
+        consent_labels=CONSENT_LABELS,
+        may_confirm_consent=case.consent == case_service.PENDING and request.ctx.staff.user.role in CONSENT_CONFIRMERS,
         error=error,
         done=(request.args.get("done") or "")[:40],
     )

@@ -1,17 +1,20 @@
-"""Signing in and out of the staff console (``/console/login``, ``/console/logout``)."""
+"""Signing in and out of the staff console (``/console/login``, ``/console/logout``). Tries from one client address
+are throttled (`backend.console.throttle`) before the name and password are even looked at."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
 from sanic import Blueprint, Request, redirect
 from sanic.response import HTTPResponse
 
-from backend.console import sessions
+from backend.console import sessions, throttle
 from backend.console.guard import LOGIN_COOKIE, SESSION_COOKIE, safe_next, same_origin, staff_page
 from backend.console.render import render
 
 login_pages = Blueprint("console_login", url_prefix="/console")
+THROTTLED = "登录尝试过于频繁，请{wait}后再试。"
 _COOKIE = {"path": "/", "secure": True, "httponly": True, "samesite": "Strict"}
 
 
@@ -32,12 +35,20 @@ async def login(request: Request) -> HTTPResponse:
     if not same_origin(request) or not sessions.tokens_match(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf")):
         return _form(request, next_path=next_path, error="页面已过期，请重新输入。", status=403)
     username, password = (form.get("username") or "").strip(), form.get("password") or ""
+    db, address = request.app.ctx.db, throttle.client_address(request)
+    wait_s = await throttle.admit(db, address, request.app.ctx.clock().astimezone(dt.UTC))
+    if wait_s is not None:
+        error = THROTTLED.format(wait=_wait_text(wait_s))
+        refused = _form(request, next_path=next_path, error=error, username=username[:50], status=429)
+        refused.headers["Retry-After"] = str(wait_s)
+        return refused
     try:
         token, _ = await sessions.sign_in(
-            request.app.ctx.db, username[:50], password[:200], replacing=request.cookies.get(SESSION_COOKIE)
+            db, username[:50], password[:200], replacing=request.cookies.get(SESSION_COOKIE)
         )
     except sessions.LoginRefused as refused:
         return _form(request, next_path=next_path, error=refused.message, username=username[:50], status=401)
+    await throttle.succeeded(db, address)
     response = redirect(next_path, status=303)
     response.add_cookie(SESSION_COOKIE, token, **_COOKIE)
     response.delete_cookie(LOGIN_COOKIE, path="/")
@@ -51,6 +62,10 @@ async def logout(request: Request) -> HTTPResponse:
     response = redirect("/console/login", status=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+def _wait_text(seconds: int) -> str:
+    return f" {seconds} 秒" if seconds < 60 else f" {-(-seconds // 60)} 分钟"
 
 
 def _form(request: Request, *, next_path: str, error: str = "", username: str = "", status: int = 200) -> HTTPResponse:

@@ -5,8 +5,11 @@ Why it is built this way:
 - Passwords are argon2 hashes (argon2-cffi's defaults, as `bin/jiujin staff add` writes them); a hash made with
   weaker parameters than today's defaults is replaced at the next good login.
 - `MAX_FAILURES` wrong passwords in a row lock the account for `LOCKOUT` — the right password does not open it
-  early, or guessing would simply go on. An unknown user name costs a hash too, so the answer's timing does not
-  tell which names exist, and the message is the same for both.
+  early, or guessing would simply go on. Every refusal — an unknown or inactive name, a wrong password, a locked
+  account — gets the same answer (`REFUSED`, the same status) after the same work (one argon2 verification: of a
+  dummy hash for an unknown name, of the account's own hash for a locked one), so nothing tells which names exist or
+  which accounts someone is locking. The audit log records the real reason. Tries from one client address are also
+  throttled, across accounts (`backend.console.throttle`).
 - A session is a random 256-bit token in the cookie; the database keeps only its SHA-256, so a copy of the database
   signs nobody in. Signing in always makes a new session and ends the one the browser came with (session
   fixation). Sessions end after `IDLE` without use or `LIFETIME` in all, and at sign-out.
@@ -59,8 +62,11 @@ class LoginRefused(Exception):
         self.message = message
 
 
-WRONG = "用户名或密码不正确。"
-LOCKED = "密码错误次数过多，账号已锁定，请 {minutes} 分钟后再试，或请管理员解锁。"
+REFUSED = (
+    f"用户名或密码不正确。连续输错 {MAX_FAILURES} 次，账号会锁定 {LOCKOUT.seconds // 60} 分钟；"
+    "如果一直登录不上，请联系管理员。"
+)
+"""The one answer to every refused sign-in, whatever the reason."""
 
 
 def hash_password(password: str) -> str:
@@ -105,20 +111,22 @@ async def sign_in(db: Database, username: str, password: str, *, replacing: str 
 
 
 def _refusal(user: StaffUser | None, password: str, now: dt.datetime) -> tuple[str, str] | None:
-    """(reason, message) when this login must be refused, counting a wrong password; None to let it in."""
+    """(reason, message) when this login must be refused, counting a wrong password; None to let it in. Every
+    path verifies one argon2 hash, and every refusal has the same message."""
     if user is None or not user.active:
         password_matches(_NOBODY, password)
-        return "unknown", WRONG
+        return ("unknown" if user is None else "inactive"), REFUSED
+    matches = password_matches(user.password_hash, password)  # also when locked: the same work as any other try
     locked_until = as_utc(user.locked_until)
     if locked_until is not None and locked_until > now:
-        return "locked", LOCKED.format(minutes=_minutes_left(locked_until, now))
-    if password_matches(user.password_hash, password):
+        return "locked", REFUSED
+    if matches:
         return None
     user.failed_logins += 1
     if user.failed_logins < MAX_FAILURES:
-        return "password", WRONG
+        return "password", REFUSED
     user.locked_until, user.failed_logins = now + LOCKOUT, 0
-    return "locked_now", LOCKED.format(minutes=_minutes_left(user.locked_until, now))
+    return "locked_now", REFUSED
 
 
 async def current(db: Database, token: str | None) -> SignedIn | None:
@@ -169,7 +177,3 @@ def password_matches(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def _minutes_left(until: dt.datetime, now: dt.datetime) -> int:
-    return max(1, -(-int((until - now).total_seconds()) // 60))

@@ -1,4 +1,10 @@
-"""Filing cases, moving them through the status machine, and finding them."""
+"""Filing cases, moving them through the status machine, and finding them.
+
+A proxy (代办) case carries how the resident consented. Consent nobody witnessed (a filing through the bot, where
+anyone can say "yes") is recorded ``pending``: staff confirm it at the window (`confirm_consent`, audited with who and
+when), and until then the case cannot be accepted or processed. A social worker's filing is confirmed when it is
+filed (the resident's SMS code or signature photo).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,17 @@ from backend.status import REASON_REQUIRED, CaseStatus, IllegalTransition, check
 from backend.workdays import add_working_days
 
 logger = logging.getLogger(__name__)
+
+PENDING = "pending"
+"""A proxy case's consent that nobody has witnessed yet."""
+CONFIRMED_AT_WINDOW = "in_person"
+"""What a pending consent becomes once staff confirmed it with the resident at the window."""
+NEEDS_CONSENT = frozenset({CaseStatus.ACCEPTED, CaseStatus.PROCESSING})
+"""Statuses a proxy case reaches only with the resident's confirmed consent (correction notices, rejection and
+withdrawal stay possible)."""
+CONSENT_PENDING = (
+    "这是代办的申请，居民本人还没有确认同意代办。请先在窗口核实居民本人同意并点“确认居民同意代办”，再受理。"
+)
 
 
 @dataclass(frozen=True)
@@ -115,8 +132,14 @@ async def create_case(
     actor: str,
     today: dt.date,
     idempotency_key: str | None,
+    consent_witnessed: bool = True,
 ) -> Filed:
-    """File a case; with an idempotency key, a repeated request returns the case filed the first time."""
+    """File a case; with an idempotency key, a repeated request returns the case filed the first time. A proxy
+    filing's consent is recorded ``pending`` when ``consent_witnessed`` is False (the caller cannot have seen the
+    resident agree, whatever the request says) or the request says so; otherwise it counts as confirmed by the
+    filing social worker (or ``actor``) now."""
+    if request.proxy is not None and not consent_witnessed and request.proxy.consent != PENDING:
+        request = request.model_copy(update={"proxy": request.proxy.model_copy(update={"consent": PENDING})})
     item = find_item(catalog, request.item_id)
     result = check_eligibility(item, id_number=request.resident.id_number, answers=request.answers, today=today)
     if result.eligible is False:
@@ -149,6 +172,8 @@ async def create_case(
                 proxy_phone=proxy.phone if proxy else None,
                 proxy_staff=proxy.staff_username if proxy else None,
                 consent=proxy.consent if proxy else None,
+                consent_confirmed_by=(proxy.staff_username or actor) if proxy and proxy.consent != PENDING else None,
+                consent_confirmed_at=utcnow() if proxy and proxy.consent != PENDING else None,
                 wechat_openid=request.wechat_openid,
                 idempotency_key=idempotency_key,
                 request_fingerprint=fingerprint,
@@ -167,6 +192,7 @@ async def create_case(
                 resident=mask_id_number(request.resident.id_number),
                 phone=mask_phone(request.resident.phone),
                 proxy=bool(proxy),
+                consent=proxy.consent if proxy else None,
             )
             await session.refresh(case, attribute_names=["resident"])  # the response shows the resident
         logger.info(
@@ -228,6 +254,8 @@ async def transition_case(
                 f"办件当前状态为“{previous.label}”，不能改为“{change.to.label}”。",
                 details={"from": previous.value, "to": change.to.value},
             ) from None
+        if change.to in NEEDS_CONSENT and case.consent == PENDING:
+            raise conflict("consent_pending", CONSENT_PENDING, details={"consent": PENDING})
         if change.to in REASON_REQUIRED and not change.reason:
             raise invalid("reason_required", f"“{change.to.label}”需要写明原因。", field="reason")
         _set_materials(case, change.received, Need.RECEIVED)
@@ -311,3 +339,19 @@ async def list_cases(db: Database, where: CaseFilter, *, limit: int, offset: int
 def missing_names(case: Case) -> list[str]:
     """Names of the case's missing materials, in checklist order (the 一次性告知 list)."""
     return [m.name for m in case.materials if m.status is Need.MISSING]
+
+
+async def confirm_consent(db: Database, case_number: str, *, actor: str) -> Case:
+    """Staff confirmed at the window that the resident agrees to the proxy filing: the pending consent becomes
+    ``in_person``, with who and when (audited). 404 for an unknown case; 409 when its consent is not pending."""
+    async with db.write() as session:
+        statement = select(Case).where(Case.case_number == case_number).with_for_update(of=Case)
+        case = (await session.execute(statement)).unique().scalar_one_or_none()
+        if case is None:
+            raise not_found("unknown_case", f"没有找到办件编号为 {case_number[:20]} 的办件，请核对。")
+        if case.consent != PENDING:
+            raise conflict("consent_not_pending", "这个办件不需要再确认代办同意。")
+        now = utcnow()
+        case.consent, case.consent_confirmed_by, case.consent_confirmed_at = CONFIRMED_AT_WINDOW, actor, now
+        audit.record(session, actor, "case.consent_confirmed", "case", case.case_number, consent=CONFIRMED_AT_WINDOW)
+    return await get_case(db, case_number)

@@ -6,22 +6,28 @@ called first, but at most ``priority_streak_cap`` in a row while 综合 (A) tick
 A ticket recalled ``max_recalls`` times and still not there is a no-show. A transferred ticket is called next by
 the window it was sent to. Every change also writes a hall event in its own transaction; the board page, the LED
 board and the announcements follow those events.
+
+A number taken for a resident's conversation (the action server names its sender) is capped (`TicketCaps`): one
+waiting number at a time and a few a day per sender, so nobody empties the day's numbers from a chat window. The
+check and the insert run in one transaction, serialised per sender (SQLite's single writer; a PostgreSQL advisory
+lock), so two requests at once cannot both pass. The hall's number machine and staff take numbers without a cap.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.schemas import TicketCreate
 from backend.db import Database, violates_unique
-from backend.errors import conflict, not_found
+from backend.errors import ApiError, conflict, not_found
 from backend.models import (
     Channel,
     HallEvent,
@@ -51,6 +57,23 @@ class Placed:
     ticket: QueueTicket
     ahead: int
     wait_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class TicketCaps:
+    """How many numbers one resident's conversation may hold: waiting at once, and taken in a service day."""
+
+    waiting: int = 1
+    daily: int = 3
+
+
+RESIDENT_CAPS = TicketCaps()
+"""The caps of a number taken for a resident through the action server (WeChat, chat, a counter's session)."""
+
+
+def sender_hash(sender: str) -> str:
+    """What the database keeps of a sender: its SHA-256 (enough to count, nothing to read back)."""
+    return hashlib.sha256(sender.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -166,12 +189,21 @@ async def take_ticket(
     today: dt.date,
     idempotency_key: str | None,
     window_count: int = 1,
+    caps: TicketCaps | None = None,
 ) -> Taken:
     """Issue the next number of the day in the category; a counter ticket is also spooled for printing. A request
-    repeated with the same ``idempotency_key`` gets the ticket the first one took, also while the first still runs."""
+    repeated with the same ``idempotency_key`` gets the ticket the first one took, also while the first still runs.
+    With ``caps`` and the request's sender, a sender over a cap is refused with 429 (``ticket_waiting`` naming the
+    waiting number, or ``ticket_daily_limit``)."""
     try:
         return await _take(
-            db, request, actor=actor, today=today, idempotency_key=idempotency_key, window_count=window_count
+            db,
+            request,
+            actor=actor,
+            today=today,
+            idempotency_key=idempotency_key,
+            window_count=window_count,
+            caps=caps,
         )
     except IntegrityError as error:
         if not idempotency_key or not violates_unique(error, QueueTicket.__table__.c.idempotency_key):
@@ -187,6 +219,33 @@ async def take_ticket(
         return Taken(placed, created=False)
 
 
+async def _check_caps(session: AsyncSession, today: dt.date, sender: str, caps: TicketCaps) -> None:
+    """Refuse (429) a sender who holds ``caps.waiting`` waiting numbers, or took ``caps.daily`` today."""
+    if session.bind.dialect.name == "postgresql":
+        # Held until the transaction ends: a second request of this sender waits here until this one's ticket is
+        # committed (or not), then counts it. SQLite's write transactions are serialised already.
+        lock = int.from_bytes(bytes.fromhex(sender[:16]), "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
+    mine = select(QueueTicket).where(QueueTicket.service_day == today, QueueTicket.sender_hash == sender)
+    waiting = list((await session.execute(mine.where(QueueTicket.status == TicketStatus.WAITING))).scalars())
+    if len(waiting) >= caps.waiting:
+        number = waiting[0].number
+        raise ApiError(
+            429,
+            "ticket_waiting",
+            f"您已经有一个号 {number} 在排队了，请留意叫号。叫到之后如果还要办别的事，可以再取号。",
+            details={"number": number},
+        )
+    taken = (await session.execute(select(func.count()).select_from(mine.subquery()))).scalar_one()
+    if taken >= caps.daily:
+        raise ApiError(
+            429,
+            "ticket_daily_limit",
+            f"您今天已经取了 {caps.daily} 个号，不能再取了。如需帮助，请到咨询台找工作人员。",
+            details={"limit": caps.daily},
+        )
+
+
 async def _take(
     db: Database,
     request: TicketCreate,
@@ -195,14 +254,18 @@ async def _take(
     today: dt.date,
     idempotency_key: str | None,
     window_count: int,
+    caps: TicketCaps | None,
 ) -> Taken:
-    """One attempt, in one transaction: the ticket of the key if it has one, else a new number."""
+    """One attempt, in one transaction: the ticket of the key if it has one, else a new number (within the caps)."""
+    sender = sender_hash(request.sender) if request.sender else None
     async with db.write() as session:
         open_windows = await _open_windows(session, window_count)
         if idempotency_key:
             existing = await _ticket_for_key(session, idempotency_key, request)
             if existing is not None:
                 return Taken(await _placed(session, existing, today, open_windows), created=False)
+        if caps is not None and sender is not None:
+            await _check_caps(session, today, sender, caps)
         seq = await next_value(session, f"queue:{today.isoformat()}:{request.category.value}")
         ticket = QueueTicket(
             service_day=today,
@@ -212,6 +275,7 @@ async def _take(
             channel=request.channel,
             status=TicketStatus.WAITING,
             wechat_openid=request.wechat_openid,
+            sender_hash=sender,
             department=request.department.value if request.department else None,
             idempotency_key=idempotency_key,
         )

@@ -7,7 +7,9 @@ REDIS_URL; see `wechat.settings`); keys under this channel in credentials.yml ov
 WeChat's recognition go to the backend's speech recognition (`wechat.voice_notes`, at BACKEND_URL). While the server
 runs, a task resends the customer-service messages a failing API did not take (`wechat.delivery.sweep_forever`,
 every WECHAT_RETRY_INTERVAL_S), and another keeps the instance's liveness key, by which the other instances know
-whether to take over a delivery it claimed (`WeChatWebhook.keep_alive_forever`).
+whether to take over a delivery it claimed (`WeChatWebhook.keep_alive_forever`). A follower's words (typed or
+recognised) are cleaned before the dialogue sees them (`bot.channels.resident_text`): their numbers are masked and
+kept in the backend's vault.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.resident_text import ResidentText
+from security.resident_text import without_command_prefix
 from wechat.client import WeChatApi
 from wechat.delivery import CustomerService, sweep_forever
 from wechat.settings import WeChatSettings
@@ -58,7 +62,13 @@ class WeChatInput(InputChannel):
         state = open_state(settings)
         api = WeChatApi(settings, state)
 
+        resident_text = ResidentText(self.name())
+
         async def run_turn(openid: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+            if without_command_prefix(text) == text:
+                # The follower's words (`wechat.inbound` takes the "/" off them): numbers masked and kept aside. Only
+                # the channel's own messages (menu clicks, scans) still start with "/": intents, passed as they are.
+                text = await resident_text.clean(openid, text) or text
             collector = CollectingOutputChannel()
             await on_new_message(UserMessage(text, collector, openid, input_channel=self.name(), metadata=metadata))
             return collector.messages

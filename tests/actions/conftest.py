@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.clients.backend import BackendClient, use_backend
 from actions.config import ActionSettings
 from backend.catalog.schema import Catalog
-from tests.conftest import make_app, running
+from tests.conftest import TEST_HOST, make_app, running
 
 DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"
 
@@ -34,7 +34,7 @@ async def backend_api(sqlite_url: str, catalog: Catalog) -> AsyncIterator[Any]:
     """A real backend on a fresh SQLite file; the actions' client talks to it in-process."""
     async with running(make_app(sqlite_url, catalog)) as api:
         transport = httpx.ASGITransport(app=api.app)
-        client = BackendClient(ActionSettings(backend_url="http://backend.test"), transport=transport)
+        client = BackendClient(ActionSettings(backend_url=f"http://{TEST_HOST}"), transport=transport)
         use_backend(client)
         yield api
         use_backend(None)

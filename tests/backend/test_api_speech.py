@@ -75,7 +75,8 @@ async def test_what_is_not_audio_or_too_long_is_refused(sqlite_url: str, catalog
         assert streamed.status == 413
 
         # The larger limit is this endpoint's own: the others still refuse bodies over 256 KB.
-        other = await api.post("/api/v1/print-jobs", content=b"{" + b" " * 300_000 + b"}")
+        json_body = {"Content-Type": "application/json"}
+        other = await api.post("/api/v1/print-jobs", content=b"{" + b" " * 300_000 + b"}", headers=json_body)
         assert other.status == 413
 
 

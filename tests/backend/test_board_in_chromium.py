@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from backend.testing import backend_process, free_port
+from security.tokens import bearer_headers
 from tests.chromium import launched_chromium
 
 
@@ -34,16 +35,20 @@ def test_the_board_shows_each_call_live_in_large_type(browser: Browser, backend:
     page.goto(f"{backend}/board")
     expect(page.locator("#calling")).to_contain_text("暂无叫号")  # the snapshot arrived
     for category in ("A", "A", "V"):
-        httpx.post(f"{backend}/api/v1/queue/tickets", json={"category": category, "channel": "counter"})
-    httpx.post(f"{backend}/api/v1/queue/windows/2/call-next")  # V first
+        httpx.post(
+            f"{backend}/api/v1/queue/tickets",
+            headers=bearer_headers("tools"),
+            json={"category": category, "channel": "counter"},
+        )
+    httpx.post(f"{backend}/api/v1/queue/windows/2/call-next", headers=bearer_headers("tools"))  # V first
     expect(page.locator("#latest")).to_have_text("请 V001 号到 2 号窗口")
-    httpx.post(f"{backend}/api/v1/queue/windows/5/call-next")
+    httpx.post(f"{backend}/api/v1/queue/windows/5/call-next", headers=bearer_headers("tools"))
     expect(page.locator("#latest")).to_have_text("请 A001 号到 5 号窗口")
     expect(page.locator("#calling")).to_contain_text("2 号窗口V001")
     expect(page.locator("#calling")).to_contain_text("5 号窗口A001")
     expect(page.locator("#next-A")).to_have_text("A002")
     expect(page.locator("#waiting")).to_contain_text("综合 1 人")
-    httpx.post(f"{backend}/api/v1/queue/windows/6/pause")
+    httpx.post(f"{backend}/api/v1/queue/windows/6/pause", headers=bearer_headers("tools"))
     expect(page.locator("#paused")).to_contain_text("6 号窗口")
     latest_px = page.locator("#latest").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
     calling_px = page.locator("#calling").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")

@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from backend.console.guard import LOGIN_COOKIE, SESSION_COOKIE
-from backend.console.sessions import IDLE, MAX_FAILURES
+from backend.console.sessions import IDLE, MAX_FAILURES, REFUSED
 from backend.models import AuditEntry, Case, StaffRole, StaffSession, StaffUser
 from tests.conftest import ELDER_ID, Api, case_body, make_app, running
 from tests.conftest import YOUNG_ID as OTHER_ID
@@ -75,6 +75,11 @@ class Centre:
         async with self.api.app.ctx.db.read() as session:
             case = (await session.execute(select(Case).where(Case.case_number == case_number))).unique().scalar_one()
             return case.status.value
+
+
+async def account_of(centre: Centre, username: str) -> StaffUser:
+    async with centre.api.app.ctx.db.read() as session:
+        return (await session.execute(select(StaffUser).where(StaffUser.username == username))).scalar_one()
 
 
 ADMIN_PAGES_STAFF = (
@@ -144,9 +149,10 @@ async def test_wrong_passwords_lock_the_account_and_unknown_names_get_the_same_a
     for _ in range(MAX_FAILURES - 2):
         await browser.sign_in("qiantai", "wrong-password")
     locked = await browser.sign_in("qiantai", "wrong-password")
-    assert locked.status_code == 401 and "已锁定" in locked.text
+    assert locked.status_code == 401 and REFUSED in locked.text  # the same answer: nothing says "this name exists"
+    assert (await account_of(centre, "qiantai")).locked_until is not None
     still = await browser.sign_in("qiantai")  # the right password does not open a locked account
-    assert still.status_code == 401 and "已锁定" in still.text
+    assert still.status_code == 401 and REFUSED in still.text
     async with centre.api.app.ctx.db.write() as session:  # the lock runs out
         await session.execute(
             update(StaffUser).where(StaffUser.username == "qiantai").values(locked_until=dt.datetime.now(dt.UTC))

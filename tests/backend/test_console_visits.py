@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import stat
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -190,7 +191,7 @@ async def test_filing_with_an_sms_code_files_a_proxy_case_for_the_social_worker(
     assert sent.status_code == 303
     filing_id = int(FILING_PATH.match(sent.headers["location"]).group(1))
     (message,) = place.outbox.messages()
-    assert message["phone"] == "13812345678" and "老年人优待证" in message["text"] and "shegong" in message["text"]
+    assert message["phone"] == "138****5678" and "老年人优待证" in message["text"] and "shegong" in message["text"]
     code = place.outbox.last_code()
     async with place.centre.api.app.ctx.db.read() as session:
         waiting = await session.get(VisitFiling, filing_id)
@@ -393,7 +394,8 @@ async def test_the_outbox_sender_masks_the_phone_in_the_log_and_unknown_senders_
     with caplog.at_level("INFO", logger="backend.sms"):
         await sender.send("13812345678", "验证码 123456", purpose="proxy_consent")
     assert "138****5678" in caplog.text and "13812345678" not in caplog.text and "123456" not in caplog.text
-    assert json.loads((tmp_path / "o.jsonl").read_text(encoding="utf-8"))["phone"] == "13812345678"
+    assert json.loads((tmp_path / "o.jsonl").read_text(encoding="utf-8"))["phone"] == "138****5678"  # masked
+    assert stat.S_IMODE((tmp_path / "o.jsonl").stat().st_mode) == 0o600
     with pytest.raises(ValueError, match="SMS_SENDER: unknown sender 'aliyun'"):
         sms.create_sender(dataclasses.replace(Settings(), sms_sender="aliyun"))
 

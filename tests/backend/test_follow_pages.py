@@ -28,4 +28,6 @@ async def test_a_cases_page_needs_the_signed_link_from_its_receipt(api: Api) -> 
     assert "王秀英" not in page.text and "1949" not in page.text  # no personal data on the page
     guessed = await api.get(f"/follow/case/{filed['case_number']}")
     forged = await api.get(f"/follow/case/{filed['case_number']}?k=00000000000000000000")
-    assert guessed.status == forged.status == 404 and filed["item_name"] not in forged.text
+    assert forged.status == 404 and filed["item_name"] not in forged.text and "链接无效" in forged.text
+    # Without the link: a form asks for the phone's last four digits or the 查询码 (see test_case_access.py).
+    assert filed["item_name"] not in guessed.text and "查询码" in guessed.text and "查询码" in forged.text

@@ -14,6 +14,7 @@ import pytest
 from backend.catalog.schema import Catalog
 from backend.config import Settings
 from backend.testing import backend_process, free_port
+from security.tokens import bearer_headers
 from tests.backend.test_api_queue import call, take
 from tests.conftest import Api, make_app, running
 
@@ -127,9 +128,11 @@ def _follow(url: str, count: int, headers: dict[str, str] | None = None) -> tupl
 
 def test_the_event_stream_starts_with_the_board_and_follows_every_change(backend: str) -> None:
     reader, events = _follow(backend, 4)
-    httpx.post(f"{backend}/api/v1/queue/tickets", json={"category": "A", "channel": "wechat"})
-    httpx.post(f"{backend}/api/v1/queue/windows/3/call-next")
-    httpx.post(f"{backend}/api/v1/queue/windows/3/recall")
+    httpx.post(
+        f"{backend}/api/v1/queue/tickets", headers=bearer_headers("tools"), json={"category": "A", "channel": "wechat"}
+    )
+    httpx.post(f"{backend}/api/v1/queue/windows/3/call-next", headers=bearer_headers("tools"))
+    httpx.post(f"{backend}/api/v1/queue/windows/3/recall", headers=bearer_headers("tools"))
     reader.join(15)
     kinds = [(e["kind"], e["number"], e["window"]) for e in events]
     number = events[1]["number"]
@@ -140,11 +143,13 @@ def test_the_event_stream_starts_with_the_board_and_follows_every_change(backend
 
 def test_a_client_that_reconnects_gets_exactly_what_it_missed(backend: str) -> None:
     reader, seen = _follow(backend, 2)
-    httpx.post(f"{backend}/api/v1/queue/windows/5/pause")
+    httpx.post(f"{backend}/api/v1/queue/windows/5/pause", headers=bearer_headers("tools"))
     reader.join(15)
     last = seen[-1]["id"]
-    httpx.post(f"{backend}/api/v1/queue/windows/5/resume")  # while the client is away
-    httpx.post(f"{backend}/api/v1/queue/tickets", json={"category": "V", "channel": "wechat"})
+    httpx.post(f"{backend}/api/v1/queue/windows/5/resume", headers=bearer_headers("tools"))  # while the client is away
+    httpx.post(
+        f"{backend}/api/v1/queue/tickets", headers=bearer_headers("tools"), json={"category": "V", "channel": "wechat"}
+    )
     reader, missed = _follow(backend, 2, {"Last-Event-ID": str(last)})
     reader.join(15)
     assert [e["kind"] for e in missed] == ["resumed", "taken"] and missed[0]["id"] > last

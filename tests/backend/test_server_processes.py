@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from backend.testing import backend_process, free_port
+from security.tokens import bearer_headers
 from tests.conftest import case_body, postgres_database
 
 pytestmark = pytest.mark.postgres
@@ -22,7 +23,7 @@ def pg_url() -> Iterator[str]:
 
 
 async def _take_many(bases: list[str], count: int) -> list[str]:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=bearer_headers("tools")) as client:
         responses = await asyncio.gather(
             *[
                 client.post(f"{bases[n % len(bases)]}/api/v1/queue/tickets", json={"channel": "wechat"})
@@ -48,12 +49,22 @@ def test_restart_keeps_numbers_and_cases_and_masks_logs(pg_url: str, tmp_path: P
     port, log = free_port(), tmp_path / "backend.log"
     with backend_process(pg_url, port, log) as base:
         first = asyncio.run(_take_many([base], 5))
-        filed = httpx.post(f"{base}/api/v1/cases", json=case_body(), headers={"Idempotency-Key": "k-1"}).json()
-        httpx.get(f"{base}/api/v1/cases", params={"id_number": "11010519491231002X", "phone": "13812345678"})
+        filed = httpx.post(
+            f"{base}/api/v1/cases", json=case_body(), headers={"Idempotency-Key": "k-1"} | bearer_headers("tools")
+        ).json()
+        httpx.get(
+            f"{base}/api/v1/cases",
+            headers=bearer_headers("tools"),
+            params={"id_number": "11010519491231002X", "phone": "13812345678"},
+        )
     with backend_process(pg_url, port, log) as base:
         second = asyncio.run(_take_many([base], 5))
-        again = httpx.post(f"{base}/api/v1/cases", json=case_body(), headers={"Idempotency-Key": "k-1"})
-        bad = httpx.post(f"{base}/api/v1/cases", json=case_body(id_number="110105194912310021"))
+        again = httpx.post(
+            f"{base}/api/v1/cases", json=case_body(), headers={"Idempotency-Key": "k-1"} | bearer_headers("tools")
+        )
+        bad = httpx.post(
+            f"{base}/api/v1/cases", headers=bearer_headers("tools"), json=case_body(id_number="110105194912310021")
+        )
     assert sorted(first + second) == [f"A{n:03d}" for n in range(1, 11)]
     assert again.status_code == 200 and again.json()["case_number"] == filed["case_number"]
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "id_number_checksum"

@@ -21,6 +21,7 @@ from sanic import Sanic
 from backend.catalog.schema import Catalog
 from tests.conftest import Api, make_app, running
 from tests.wechat.conftest import PLAIN, serving
+from wechat.scenes import ticket_scene
 from wechat.simulator.api_standin import ApiStandIn
 from wechat.simulator.qr_codes import URL_PREFIX
 
@@ -90,13 +91,15 @@ async def test_the_claim_stores_wechats_code_and_a_reprint_prints_the_same(
             payload = job["payload"]
             assert payload["follow_qr_kind"] == "wechat" and payload["follow_qr"].startswith(URL_PREFIX)
             (created,) = [c for c in standin.calls if c["api"] == "qrcode_create"]
+            scene = ticket_scene(api.app.ctx.follow_secret, DAY, ticket["number"])  # signed by this backend
+            assert scene.startswith(f"ticket_20261127_{ticket['number']}_")
             assert created["body"] == {
                 "expire_seconds": 12 * 3600,  # noon: until the end of the service day
                 "action_name": "QR_STR_SCENE",
-                "action_info": {"scene": {"scene_str": f"ticket_20261127_{ticket['number']}"}},
+                "action_info": {"scene": {"scene_str": scene}},
             }
             code = standin.qr_codes.scannable(payload["follow_qr"])
-            assert code is not None and code.scene == f"ticket_20261127_{ticket['number']}"
+            assert code is not None and code.scene == scene
 
             again = await reprint(api, job)
             assert again["payload"]["follow_qr"] == payload["follow_qr"] and again["attempts"] == 2

@@ -38,6 +38,11 @@ class Prod:
     def front(self) -> str:
         return self.stack.front
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The tools token, for the internal API (as bin/jiujin and operators call it)."""
+        return self.stack.headers("tools")
+
     def say(self, sender: str, text: str, timeout_s: float = 60) -> list[str]:
         """One REST turn through nginx; the bot's texts."""
         response = httpx.post(
@@ -78,7 +83,7 @@ class Prod:
 
     def cases_of(self, id_number: str) -> list[dict[str, Any]]:
         query = {"id_number": id_number, "limit": 50}
-        response = httpx.get(f"{self.stack.internal}/api/v1/cases", params=query, timeout=10)
+        response = httpx.get(f"{self.stack.internal}/api/v1/cases", params=query, headers=self.headers, timeout=10)
         assert response.status_code == 200, response.text
         return list(response.json()["cases"])
 
@@ -120,6 +125,8 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prod]:
         private_redis=True,
         devices=True,
         env=FAULT_ENV,
+        app_role=f"jiujin_faults_{suffix}",
+        demo=True,  # development WeChat credentials and the simulator, generated secrets, the SMS outbox
     )
     with production_stack(config, drop_databases=True) as stack:
         yield Prod(stack, folder)

@@ -26,4 +26,4 @@ def test_the_public_front_serves_pages_and_reads_but_no_writes_to_the_api(prod: 
     assert [response.status_code for response in refused] == [404, 404, 404, 404, 404, 403]
     assert refused[0].json()["error"]["code"] == "not_found"
     # The same API answers on the internal side.
-    assert httpx.post(f"{internal}/api/v1/cases", json=case_body()).status_code == 201
+    assert httpx.post(f"{internal}/api/v1/cases", json=case_body(), headers=prod.headers).status_code == 201

@@ -11,7 +11,8 @@ from tests.waiting import wait_for
 
 
 def _job_of(prod: Prod, number: str) -> dict:
-    listed = httpx.get(f"{prod.stack.internal}/api/v1/print-jobs", params={"printer": "ticket", "limit": 200}).json()
+    query = {"printer": "ticket", "limit": 200}
+    listed = httpx.get(f"{prod.stack.internal}/api/v1/print-jobs", params=query, headers=prod.headers).json()
     return next(job for job in listed if job["payload"].get("number") == number)
 
 
@@ -19,7 +20,8 @@ def test_a_printer_unplugged_during_a_job_prints_it_once_when_plugged_back(prod:
     control = prod.stack.devices_control
     # The roll ends as the job starts: the worker has the job and waits for paper when the plug is pulled.
     assert httpx.post(f"{control}/printers/ticket/paper-out").status_code == 200
-    taken = httpx.post(f"{prod.stack.internal}/api/v1/queue/tickets", json={"category": "A", "channel": "counter"})
+    ticket = {"category": "A", "channel": "counter"}
+    taken = httpx.post(f"{prod.stack.internal}/api/v1/queue/tickets", json=ticket, headers=prod.headers)
     assert taken.status_code == 201, taken.text
     number = taken.json()["number"]
     time.sleep(1.5)

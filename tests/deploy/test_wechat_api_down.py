@@ -47,12 +47,12 @@ def test_a_status_notice_goes_out_when_the_wechat_api_recovers(prod: Prod) -> No
         "channel": "wechat",
         "wechat_openid": openid,
     }
-    filed = httpx.post(f"{prod.stack.internal}/api/v1/cases", json=body, timeout=10)
+    filed = httpx.post(f"{prod.stack.internal}/api/v1/cases", json=body, headers=prod.headers, timeout=10)
     assert filed.status_code == 201, filed.text
     number = filed.json()["case_number"]
     prod.fail_wechat_api(4)
     transition = f"{prod.stack.internal}/api/v1/cases/{number}/transitions"
-    accepted = httpx.post(transition, json={"to": "accepted"}, timeout=10)
+    accepted = httpx.post(transition, json={"to": "accepted"}, headers=prod.headers, timeout=10)
     assert accepted.status_code == 200, accepted.text
     wait_for(lambda: _sent(prod, openid, number), 60, "the notice of acceptance, after the API recovered")
     assert any(c["errcode"] == -1 for c in prod.outbound(openid))

@@ -19,6 +19,7 @@ import pytest
 
 from backend.config import PROJECT_ROOT
 from backend.testing import backend_process, free_port
+from security.tokens import bearer_headers
 from tests.waiting import wait_for
 
 
@@ -56,13 +57,15 @@ def _answers(url: str) -> bool:
 
 def _take_number(hall: Hall) -> dict:
     body = {"category": "A", "channel": "counter"}
-    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    headers = {"Idempotency-Key": uuid.uuid4().hex} | bearer_headers("tools")
     return httpx.post(f"{hall.backend}/api/v1/queue/tickets", json=body, headers=headers).json()
 
 
 def test_a_number_taken_at_the_counter_is_printed_and_called_from_a_keypad(hall: Hall) -> None:
     ticket = _take_number(hall)
-    jobs = httpx.get(f"{hall.backend}/api/v1/print-jobs", params={"printer": "ticket"}).json()
+    jobs = httpx.get(
+        f"{hall.backend}/api/v1/print-jobs", params={"printer": "ticket"}, headers=bearer_headers("tools")
+    ).json()
     (job,) = [j for j in jobs if j["payload"]["number"] == ticket["number"]]
     printed = hall.folder / "printer" / f"{job['id']}.txt"
     wait_for(printed.exists, what="the ticket printed")
@@ -72,7 +75,9 @@ def test_a_number_taken_at_the_counter_is_printed_and_called_from_a_keypad(hall:
     assert httpx.post(f"{hall.control}/keypads/3/N").status_code == 202  # 下一位 at window 3
     shown = wait_for(lambda: httpx.get(f"{hall.control}/keypads/3").json()["display"], what="the keypad's display")
     assert shown == ticket["number"]
-    called = httpx.get(f"{hall.backend}/api/v1/queue/tickets/{ticket['number']}").json()
+    called = httpx.get(
+        f"{hall.backend}/api/v1/queue/tickets/{ticket['number']}", headers=bearer_headers("tools")
+    ).json()
     assert (called["status"], called["window"]) == ("called", 3)
 
 
@@ -98,10 +103,14 @@ def test_a_printer_out_of_paper_prints_after_refilling(hall: Hall) -> None:
     assert httpx.post(f"{hall.control}/printers/ticket/paper-out").status_code == 200
     ticket = _take_number(hall)
     time.sleep(1.5)  # the worker looks, finds no paper, and waits
-    jobs = httpx.get(f"{hall.backend}/api/v1/print-jobs", params={"printer": "ticket", "status": "queued"}).json()
+    queued = {"printer": "ticket", "status": "queued"}
+    jobs = httpx.get(f"{hall.backend}/api/v1/print-jobs", params=queued, headers=bearer_headers("tools")).json()
     (job,) = [j for j in jobs if j["payload"]["number"] == ticket["number"]]  # waiting in the spool
     httpx.post(f"{hall.control}/printers/ticket/refill")
     wait_for(
-        lambda: httpx.get(f"{hall.backend}/api/v1/print-jobs/{job['id']}").json()["status"] == "printed",
+        lambda: (
+            httpx.get(f"{hall.backend}/api/v1/print-jobs/{job['id']}", headers=bearer_headers("tools")).json()["status"]
+            == "printed"
+        ),
         what="printed after refilling",
     )

@@ -11,6 +11,7 @@ import pytest
 
 from backend.testing import backend_process, free_port
 from devices.keypad_sim import KeypadSimulator
+from security.tokens import bearer_headers
 from tests.devices.conftest import running_bus
 
 WINDOWS = 6
@@ -31,8 +32,10 @@ def backend(backend_process_url: str) -> str:
     window, which the tests do not use)."""
     for window in range(1, WINDOWS + 1):
         window_action(backend_process_url, window, "resume")
-    while httpx.post(f"{backend_process_url}/api/v1/queue/windows/{WINDOWS}/call-next").status_code == 200:
+    last_window = f"{backend_process_url}/api/v1/queue/windows/{WINDOWS}/call-next"
+    while (called := httpx.post(last_window, headers=bearer_headers("tools"))).status_code == 200:
         pass
+    assert called.status_code == 404, called.text  # nobody waits
     return backend_process_url
 
 
@@ -40,14 +43,16 @@ def take_number(backend: str) -> str:
     """A new 综合 number; the queue was empty before it, so the next 下一位 anywhere calls it."""
     assert httpx.get(f"{backend}/api/v1/queue/board").json()["waiting"] == {"A": 0, "V": 0}
     body = {"category": "A", "channel": "wechat"}
-    response = httpx.post(f"{backend}/api/v1/queue/tickets", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+    headers = {"Idempotency-Key": uuid.uuid4().hex} | bearer_headers("tools")
+    response = httpx.post(f"{backend}/api/v1/queue/tickets", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()["number"]
 
 
 def window_action(backend: str, window: int, action: str) -> dict:
     """What the staff console or another API client does at a window."""
-    response = httpx.post(f"{backend}/api/v1/queue/windows/{window}/{action}", headers={"X-Actor": "console:admin"})
+    headers = {"X-Actor": "console:admin"} | bearer_headers("tools")
+    response = httpx.post(f"{backend}/api/v1/queue/windows/{window}/{action}", headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -57,7 +62,7 @@ def paused_windows(backend: str) -> list[int]:
 
 
 def ticket(backend: str, number: str) -> dict:
-    return httpx.get(f"{backend}/api/v1/queue/tickets/{number}").json()
+    return httpx.get(f"{backend}/api/v1/queue/tickets/{number}", headers=bearer_headers("tools")).json()
 
 
 def press(keypads: KeypadSimulator, window: int, key: str, *, target: int | None = None, resend: bool = False) -> str:

@@ -19,6 +19,7 @@ from devices import receipts
 from devices.escpos_decode import EscPosDecoder, Text
 from devices.printer_sim import PrinterSimulator
 from devices.printer_worker import PrinterWorker, SerialPrinter
+from security.tokens import bearer_headers
 from tests.conftest import case_body
 
 NOW = dt.datetime(2026, 11, 26, 9, 30)
@@ -52,13 +53,19 @@ def _worker(backend: str, printer: PrinterSimulator, name: str = "ticket") -> It
 
 def _take_number(backend: str) -> dict:
     body = {"category": "A", "channel": "counter"}
-    response = httpx.post(f"{backend}/api/v1/queue/tickets", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+    response = httpx.post(
+        f"{backend}/api/v1/queue/tickets",
+        json=body,
+        headers={"Idempotency-Key": uuid.uuid4().hex} | bearer_headers("tools"),
+    )
     assert response.status_code in (200, 201), response.text
     return response.json()
 
 
 def _job_of(backend: str, printer: str, status: str) -> list[dict]:
-    return httpx.get(f"{backend}/api/v1/print-jobs", params={"printer": printer, "status": status}).json()
+    return httpx.get(
+        f"{backend}/api/v1/print-jobs", headers=bearer_headers("tools"), params={"printer": printer, "status": status}
+    ).json()
 
 
 def _drain(worker: PrinterWorker) -> None:
@@ -78,7 +85,10 @@ def test_a_number_taken_at_the_counter_comes_out_of_the_ticket_printer(backend: 
         assert f"[QR] {FOLLOW_URL}/ticket/" in document.text and "扫码查看排队进度" in document.text
         assert "提醒" not in document.text  # no WeChat code: no reminder promised
         assert document.png_path.exists() and document.png_path.stat().st_size > 2000
-        assert httpx.get(f"{backend}/api/v1/print-jobs/{job['id']}").json()["status"] == "printed"
+        assert (
+            httpx.get(f"{backend}/api/v1/print-jobs/{job['id']}", headers=bearer_headers("tools")).json()["status"]
+            == "printed"
+        )
 
 
 def test_out_of_paper_nothing_is_claimed_and_after_refilling_it_prints_once(
@@ -115,7 +125,10 @@ def test_paper_running_out_mid_job_reprints_the_whole_job_after_refilling(
         printer.refill()
         assert worker.step() == "printed"
         assert [d.job_id for d in printer.printed] == [job["id"]]
-        assert httpx.get(f"{backend}/api/v1/print-jobs/{job['id']}").json()["attempts"] == 2
+        assert (
+            httpx.get(f"{backend}/api/v1/print-jobs/{job['id']}", headers=bearer_headers("tools")).json()["attempts"]
+            == 2
+        )
 
 
 def test_an_unplugged_printer_waits_and_prints_when_plugged_back(backend: str, printer: PrinterSimulator) -> None:
@@ -129,14 +142,18 @@ def test_an_unplugged_printer_waits_and_prints_when_plugged_back(backend: str, p
 
 
 def _move(backend: str, number: str, to: str, **extra: object) -> dict:
-    response = httpx.post(f"{backend}/api/v1/cases/{number}/transitions", json={"to": to, **extra})
+    response = httpx.post(
+        f"{backend}/api/v1/cases/{number}/transitions", headers=bearer_headers("tools"), json={"to": to, **extra}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def _spooled(backend: str, number: str) -> list[dict]:
     """The jobs about case ``number`` on the receipt printer, oldest first."""
-    listed = httpx.get(f"{backend}/api/v1/print-jobs", params={"printer": "receipt", "limit": 200}).json()
+    listed = httpx.get(
+        f"{backend}/api/v1/print-jobs", headers=bearer_headers("tools"), params={"printer": "receipt", "limit": 200}
+    ).json()
     return [job for job in listed if job["case_number"] == number]
 
 
@@ -150,7 +167,7 @@ def _print_all(backend: str, folder: Path, *job_ids: int) -> list:
 
 
 def test_the_acceptance_receipt_lists_everything_and_reaches_the_receipt_printer(backend: str, tmp_path: Path) -> None:
-    filed = httpx.post(f"{backend}/api/v1/cases", json=case_body()).json()
+    filed = httpx.post(f"{backend}/api/v1/cases", headers=bearer_headers("tools"), json=case_body()).json()
     missing = [m["id"] for m in filed["materials"] if m["status"] != "looked_up"][:2]
     accepted = _move(backend, filed["case_number"], "accepted", missing=missing)
     (job,) = _spooled(backend, filed["case_number"])  # spooled by the acceptance itself
@@ -199,9 +216,13 @@ def test_a_receipt_printed_late_gives_the_time_of_acceptance() -> None:
 def test_a_rejection_and_a_withdrawal_come_out_of_the_receipt_printer_with_the_reason(
     backend: str, tmp_path: Path
 ) -> None:
-    rejected = httpx.post(f"{backend}/api/v1/cases", json=case_body()).json()["case_number"]
+    rejected = httpx.post(f"{backend}/api/v1/cases", headers=bearer_headers("tools"), json=case_body()).json()[
+        "case_number"
+    ]
     _move(backend, rejected, "rejected", reason="户籍不在本街道，请到户籍地办理。")
-    withdrawn = httpx.post(f"{backend}/api/v1/cases", json=case_body()).json()["case_number"]
+    withdrawn = httpx.post(f"{backend}/api/v1/cases", headers=bearer_headers("tools"), json=case_body()).json()[
+        "case_number"
+    ]
     _move(backend, withdrawn, "accepted")
     _move(backend, withdrawn, "withdrawn", reason="申请人本人要求撤回")
     (rejection,) = _spooled(backend, rejected)
@@ -215,13 +236,16 @@ def test_a_rejection_and_a_withdrawal_come_out_of_the_receipt_printer_with_the_r
     assert case_body()["resident"]["id_number"] not in no.text  # masked, as on every receipt
     assert "撤销告知" in off.text and withdrawn in off.text and "原因：申请人本人要求撤回。" in off.text
     for job in (rejection, withdrawal):
-        assert httpx.get(f"{backend}/api/v1/print-jobs/{job['id']}").json()["status"] == "printed"
+        assert (
+            httpx.get(f"{backend}/api/v1/print-jobs/{job['id']}", headers=bearer_headers("tools")).json()["status"]
+            == "printed"
+        )
 
 
 def test_a_correction_notice_lists_what_was_missing_at_the_change_even_if_printed_later(
     backend: str, tmp_path: Path
 ) -> None:
-    filed = httpx.post(f"{backend}/api/v1/cases", json=case_body()).json()
+    filed = httpx.post(f"{backend}/api/v1/cases", headers=bearer_headers("tools"), json=case_body()).json()
     number = filed["case_number"]
     _move(backend, number, "accepted")
     told = _move(backend, number, "needs_correction", missing=["id_card"])["missing"]

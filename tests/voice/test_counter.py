@@ -11,19 +11,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from voice.counter import BACKEND_DOWN, NOT_HEARD, OFFER_HELP, Counter, confirmation
+from voice.counter import BACKEND_DOWN, GOODBYE, NOT_HEARD, OFFER_HELP, SERVED, Counter, confirmation
 
 
 class FakeRasa:
     def __init__(self) -> None:
         self.received: list[dict] = []
+        self.answers: dict[str, str] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.received.append(body)
-                reply = json.dumps([{"recipient_id": body["sender"], "text": f"好的：{body['message']}"}]).encode()
+                text = fake.answers.get(body["message"], f"好的：{body['message']}")
+                reply = json.dumps([{"recipient_id": body["sender"], "text": text}]).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))
@@ -79,3 +81,23 @@ def test_repeat_says_the_last_answer_again_without_asking_the_bot(rasa: FakeRasa
 
 def test_with_the_dialogue_down_the_counter_says_so() -> None:
     assert Counter("http://127.0.0.1:9").hear("我想办居住证", 0.9).replies == [BACKEND_DOWN]
+
+
+def test_done_says_goodbye_and_finishes_without_asking_the_bot(rasa: FakeRasa) -> None:
+    counter = Counter(rasa.url)
+    counter.hear("老年卡", 0.2)  # a confirmation pending: 办完了 still ends
+    turn = counter.hear("好了，我办完了。", 0.9)
+    assert turn.finished and turn.replies == [GOODBYE] and rasa.received == []
+    asked = counter.hear("我的居住证办完了吗？", 0.9)  # a question about a case, not the end of the visit
+    assert not asked.finished and rasa.received[0]["message"] == "我的居住证办完了吗？"
+
+
+def test_an_answer_with_a_case_number_or_a_queue_number_served_the_resident(rasa: FakeRasa) -> None:
+    rasa.answers = {
+        "骆家庄社区": "已为您提交，办件编号是 JJ-20261207-0012，请记好。",
+        "取号": "您的号码是 V003，前面还有 2 人，大约要等 6 分钟。请留意叫号。",
+    }
+    counter = Counter(rasa.url)
+    assert not counter.hear("我想办居住证", 0.9).served
+    assert counter.hear("骆家庄社区", 0.9).served and counter.hear("取号", 0.9).served
+    assert not SERVED.search("您的号码是多少？")  # asking for a number is not being given one
