@@ -61,6 +61,20 @@ def asks_by_id_number(tracker: Tracker) -> bool:
     )
 
 
+async def owned_cases(
+    dispatcher: CollectingDispatcher, number: str | None, *, code: str | None = None, openid: str | None
+) -> list[dict[str, Any]] | None:
+    """The asker's own cases from the backend's rule ([] for any refusal, which all read the same); None when the
+    backend cannot be asked, after telling the resident so."""
+    try:
+        return await backend().lookup_cases(number, code=code, wechat_openid=openid)
+    except BackendUnavailable:
+        dispatcher.utter_message(response="utter_backend_unavailable")
+        return None
+    except BackendError:
+        return []
+
+
 def report(dispatcher: CollectingDispatcher, case: dict[str, Any]) -> None:
     """A case's item and status, and what is still missing while it waits for materials."""
     dispatcher.utter_message(
@@ -96,13 +110,9 @@ class ActionCheckProgress(LaunchingAction):
             return await self._without_number(dispatcher, tracker, openid)
         code = code_in(text)
         if code or openid:
-            try:
-                found = await backend().lookup_cases(number, code=code, wechat_openid=openid)
-            except BackendUnavailable:
-                dispatcher.utter_message(response="utter_backend_unavailable")
+            found = await owned_cases(dispatcher, number, code=code, openid=openid)
+            if found is None:
                 return []
-            except BackendError:
-                found = []
             if found:
                 report(dispatcher, found[0])
                 return [SlotSet("case_number", number)]
@@ -115,13 +125,9 @@ class ActionCheckProgress(LaunchingAction):
     @staticmethod
     async def _without_number(dispatcher: CollectingDispatcher, tracker: Tracker, openid: str | None) -> list[Any]:
         if openid:
-            try:
-                found = await backend().lookup_cases(None, wechat_openid=openid)
-            except BackendUnavailable:
-                dispatcher.utter_message(response="utter_backend_unavailable")
+            found = await owned_cases(dispatcher, None, openid=openid)
+            if found is None:
                 return []
-            except BackendError:
-                found = []
             for case in found[:3]:
                 report(dispatcher, case)
             if found:
@@ -134,13 +140,9 @@ class ActionCheckProgress(LaunchingAction):
 
     @staticmethod
     async def _look_up(dispatcher: CollectingDispatcher, tracker: Tracker, number: str, code: str) -> list[Any]:
-        try:
-            found = await backend().lookup_cases(number, code=code, wechat_openid=wechat_openid(tracker))
-        except BackendUnavailable:
-            dispatcher.utter_message(response="utter_backend_unavailable")
+        found = await owned_cases(dispatcher, number, code=code, openid=wechat_openid(tracker))
+        if found is None:
             return []
-        except BackendError:
-            found = []
         if not found:  # an unknown case, a wrong code and a locked case all read the same
             dispatcher.utter_message(response="utter_progress_none")
             return [SlotSet("case_number", None)]

@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.clients.backend import BackendError, BackendUnavailable, backend
 from actions.origin import intake_channel, wechat_openid
-from actions.personal_data import real_slot
+from actions.personal_data import conversation, real_slot
 from backend.identity import age_on
 from wechat.scenes import parse_ticket
 
@@ -70,7 +70,8 @@ class ActionTakeNumber(Action):
 def ticket_sender(tracker: Tracker) -> str:
     """Who takes the number, for the backend's caps: the conversation's channel and sender (a WeChat OpenID, a REST
     sender, a counter's resident session)."""
-    return f"{tracker.get_latest_input_channel() or 'unknown'}:{tracker.sender_id}"
+    channel, sender = conversation(tracker)
+    return f"{channel or 'unknown'}:{sender}"
 
 
 class ActionFollowTicket(Action):

@@ -26,24 +26,18 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _add_staff(username: str, role: StaffRole, department: str | None, password: str) -> None:
-    settings = Settings.from_env()
-    migrate.upgrade(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        async with db.write() as session:
-            existing = await session.execute(select(StaffUser).where(StaffUser.username == username))
-            user = existing.scalar_one_or_none()
-            password_hash = hash_password(password)
-            if user is None:
-                session.add(StaffUser(username=username, role=role, department=department, password_hash=password_hash))
-                action = "staff.create"
-            else:
-                user.role, user.department, user.password_hash, user.active = role, department, password_hash, True
-                action = "staff.update"
-            audit.record(session, "cli", action, "staff", username, role=role.value, department=department)
-    finally:
-        await db.dispose()
+async def _add_staff(db: Database, username: str, role: StaffRole, department: str | None, password: str) -> None:
+    async with db.write() as session:
+        existing = await session.execute(select(StaffUser).where(StaffUser.username == username))
+        user = existing.scalar_one_or_none()
+        password_hash = hash_password(password)
+        if user is None:
+            session.add(StaffUser(username=username, role=role, department=department, password_hash=password_hash))
+            action = "staff.create"
+        else:
+            user.role, user.department, user.password_hash, user.active = role, department, password_hash, True
+            action = "staff.update"
+        audit.record(session, "cli", action, "staff", username, role=role.value, department=department)
 
 
 def _staff_add(args: argparse.Namespace) -> int:
@@ -58,7 +52,8 @@ def _staff_add(args: argparse.Namespace) -> int:
     if len(password) < MIN_PASSWORD_LENGTH:
         print(f"error: the password needs at least {MIN_PASSWORD_LENGTH} characters", file=sys.stderr)
         return 2
-    asyncio.run(_add_staff(args.username, role, args.department, password))
+    database_url = Settings.from_env().database_url
+    migrate.run_upgraded(database_url, lambda db: _add_staff(db, args.username, role, args.department, password))
     print(f"staff account {args.username} ({role.value}) saved")
     return 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,17 +17,7 @@ T = TypeVar("T")
 
 
 def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
-    settings = Settings.from_env()
-    migrate.upgrade(settings.database_url)
-
-    async def run() -> T:
-        db = Database(settings.database_url)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
+    return migrate.run_upgraded(Settings.from_env().database_url, work)
 
 
 def _base_url(args: argparse.Namespace) -> str:

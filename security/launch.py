@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from security.tokens import create_secret_file, secrets_dir
+from security.tokens import configured_secret, secrets_dir
 
 LOOPBACK = "127.0.0.1"
 ACTION_SECRET_VARIABLE = "ACTION_SERVER_TOKEN"
@@ -35,16 +35,7 @@ def action_secret_path() -> Path:
 
 def action_server_token(*, create: bool = True) -> str | None:
     """The action server's shared secret: ACTION_SERVER_TOKEN, else its file (made first with ``create``)."""
-    from_env = os.environ.get(ACTION_SECRET_VARIABLE, "").strip()
-    if from_env:
-        return from_env
-    path = action_secret_path()
-    if create:
-        return create_secret_file(path)
-    try:
-        return path.read_text(encoding="ascii").strip() or None
-    except FileNotFoundError:
-        return None
+    return configured_secret(ACTION_SECRET_VARIABLE, action_secret_path(), create=create)
 
 
 def rasa_token() -> str | None:

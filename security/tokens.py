@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -75,19 +76,35 @@ def _read(path: Path) -> str:
     return value
 
 
-def service_token(service: str, *, create: bool = False) -> str | None:
-    """``service``'s token from its environment variable or its file; None when neither has one (``create``: make
-    the file instead)."""
-    from_env = os.environ.get(token_variable(service), "").strip()
+def configured_secret(variable: str, path: Path, *, create: bool = False) -> str | None:
+    """A secret from the environment variable ``variable`` when set, else from the file ``path``; None when neither
+    has one (``create``: make the file instead). An empty file is an error, never a secret."""
+    from_env = os.environ.get(variable, "").strip()
     if from_env:
         return from_env
-    path = token_path(service)
     if create:
         return create_secret_file(path)
     try:
         return _read(path)
     except FileNotFoundError:
         return None
+
+
+def service_token(service: str, *, create: bool = False) -> str | None:
+    """``service``'s token from its environment variable or its file; None when neither has one (``create``: make
+    the file instead)."""
+    return configured_secret(token_variable(service), token_path(service), create=create)
+
+
+def internal_api_url(environ: Mapping[str, str] | None = None) -> str:
+    """Where a service finds the backend's internal API: BACKEND_URL, else ``http://127.0.0.1:$BACKEND_PORT`` (8000);
+    a ValueError for anything but an http(s) URL."""
+    env = os.environ if environ is None else environ
+    port = env.get("BACKEND_PORT", "").strip() or "8000"
+    url = env.get("BACKEND_URL", "").strip() or f"http://127.0.0.1:{port}"
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"BACKEND_URL must be an http(s) URL, got {url!r}")
+    return url.rstrip("/")
 
 
 def bearer_headers(service: str) -> dict[str, str]:

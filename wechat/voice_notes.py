@@ -19,13 +19,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from security.tokens import bearer_headers
+from security.tokens import bearer_headers, internal_api_url
 from wechat.client import WeChatApi, errcode
 
 log = logging.getLogger(__name__)
@@ -50,10 +49,7 @@ class VoiceNoteSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> VoiceNoteSettings:
-        env = os.environ if environ is None else environ
-        port = env.get("BACKEND_PORT", "").strip() or "8000"
-        url = env.get("BACKEND_URL", "").strip() or f"http://127.0.0.1:{port}"
-        return cls(backend_url=url.rstrip("/"))
+        return cls(backend_url=internal_api_url(environ))
 
 
 class VoiceNotes:

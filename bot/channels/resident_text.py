@@ -18,14 +18,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from security.resident_text import clean
-from security.tokens import bearer_headers
+from security.tokens import bearer_headers, internal_api_url
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +50,8 @@ class VaultSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> VaultSettings:
-        """Settings from BACKEND_URL or BACKEND_PORT."""
-        env = os.environ if environ is None else environ
-        port = env.get("BACKEND_PORT", "").strip() or "8000"
-        url = env.get("BACKEND_URL", "").strip() or f"http://127.0.0.1:{port}"
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"BACKEND_URL must be an http(s) URL, got {url!r}")
-        return cls(backend_url=url.rstrip("/"))
+        """Settings from BACKEND_URL or BACKEND_PORT (`security.tokens.internal_api_url`)."""
+        return cls(backend_url=internal_api_url(environ))
 
 
 class VaultDepositFailed(RuntimeError):
