@@ -3,10 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV      := .venv
+VENV_PROD := .venv-prod
 VENV_RASA := .venv-rasa
 PY        := $(VENV)/bin/python
 PIP_FLAGS := --disable-pip-version-check --no-input --quiet
 PIP_VERSION := 24.2
+PYTHON311 = $$(scripts/find-python.sh 3.11)
+PYTHON310 = $$(scripts/find-python.sh 3.10)
 
 RASA      := $(VENV_RASA)/bin/rasa
 MODEL     := models/jiujin.tar.gz
@@ -15,7 +18,7 @@ MODEL_INPUTS := config.yml $(wildcard bot/domain/*.yml bot/rules/*.yml bot/stori
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help system voice-model venv venv-rasa env model run run-prod chat test lint unit bench lock clean
+.PHONY: help system voice-model venv venv-prod venv-rasa env model run run-prod chat test lint unit bench lock clean
 
 help:
 	@echo "make run    start the whole stack on embedded defaults (creates what is missing first)"
@@ -25,18 +28,31 @@ help:
 	@echo "make bench  print throughput and latency figures"
 	@echo "make lock   re-lock requirements/*.lock after changing pyproject.toml"
 
-# --- environments: rebuilt only when their lock file (or pyproject) changed -----------------------------
-$(VENV)/.installed: pyproject.toml requirements/app.lock
-	@test -x $(PY) || $$(scripts/find-python.sh 3.11) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) pip==$(PIP_VERSION)
-	$(PY) -m pip install $(PIP_FLAGS) -r requirements/app.lock
-	$(PY) -m pip install $(PIP_FLAGS) --no-deps -e .
+# --- environments, each from its lock (requirements/, compiled from pyproject.toml by `make lock`) with every hash
+# checked, and rebuilt only when its lock (or pyproject.toml, for the project itself) changed. First the locks are
+# checked against pyproject.toml: a dependency added there without `make lock` stops the build here.
+#   .venv       requirements/dev.lock      everything but Rasa, with the tests' and the benchmarks' tools
+#   .venv-prod  requirements/runtime.lock  the same parts without them, for `make run-prod`
+#   .venv-rasa  requirements/rasa.lock     the Rasa server, Python 3.10
+define python_environment
+	@$(PYTHON311) scripts/check_locks.py
+	@test -x $(@D)/bin/python || $(1) -m venv $(@D)
+	$(@D)/bin/python -m pip install $(PIP_FLAGS) pip==$(PIP_VERSION)
+	$(@D)/bin/python -m pip install $(PIP_FLAGS) --require-hashes -r $(2)
+endef
+
+$(VENV)/.installed: requirements/dev.lock pyproject.toml
+	$(call python_environment,$(PYTHON311),requirements/dev.lock)
+	$(@D)/bin/python -m pip install $(PIP_FLAGS) --no-deps -e .
+	@touch $@
+
+$(VENV_PROD)/.installed: requirements/runtime.lock pyproject.toml
+	$(call python_environment,$(PYTHON311),requirements/runtime.lock)
+	$(@D)/bin/python -m pip install $(PIP_FLAGS) --no-deps -e .
 	@touch $@
 
 $(VENV_RASA)/.installed: requirements/rasa.lock
-	@test -x $(VENV_RASA)/bin/python || $$(scripts/find-python.sh 3.10) -m venv $(VENV_RASA)
-	$(VENV_RASA)/bin/python -m pip install $(PIP_FLAGS) pip==$(PIP_VERSION)
-	$(VENV_RASA)/bin/python -m pip install $(PIP_FLAGS) -r requirements/rasa.lock
+	$(call python_environment,$(PYTHON310),requirements/rasa.lock)
 	@touch $@
 
 # --- packages from Debian: a CJK font (the printer simulator draws receipts as PNG), espeak-ng (speech: the
@@ -67,6 +83,7 @@ voice-model:
 	fi
 
 venv: $(VENV)/.installed
+venv-prod: $(VENV_PROD)/.installed
 venv-rasa: $(VENV_RASA)/.installed
 env: venv venv-rasa
 
@@ -81,12 +98,13 @@ model: $(MODEL)
 
 # --- the two commands -----------------------------------------------------------------------------------
 run: system env model
-	@scripts/run.sh
+	@umask 077 && set -a && { [ ! -f .env ] || . ./.env; } && set +a && $(PY) -m stack run
 
 # The production configuration on this machine, against the local PostgreSQL and Redis (deploy/); reads .env too.
 # It refuses demonstration secrets: `make run-prod ARGS=--demo` tries it out anyway (loudly), and
 # `make run-prod ARGS=--generate-secrets` makes the deployment's missing secret files (README, Security).
-run-prod: system env model
+run-prod: PY := $(VENV_PROD)/bin/python
+run-prod: system venv-prod venv-rasa model
 	@umask 077 && set -a && { [ ! -f .env ] || . ./.env; } && set +a && $(PY) -m deploy $(ARGS)
 
 chat: venv
@@ -105,11 +123,16 @@ bench: env model
 	$(PY) -m bench
 
 # --- maintenance ----------------------------------------------------------------------------------------
-lock: venv venv-rasa
-	$(PY) -m pip freeze --exclude-editable > requirements/app.lock
-	$(VENV_RASA)/bin/python -m pip install $(PIP_FLAGS) -r requirements/rasa.in
-	$(VENV_RASA)/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip==' > requirements/rasa.lock
+# Compiled from pyproject.toml with hashes, each for the interpreter its environment is built from; pins already in a
+# lock are kept (`make lock UPGRADE=--upgrade` lifts them). The runtime lock is compiled within the development one's
+# pins, so production runs the versions the tests ran.
+LOCK = $(VENV)/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock" $(UPGRADE)
+lock: venv
+	$(LOCK) --python $(PYTHON311) pyproject.toml --group dev -o requirements/dev.lock
+	$(LOCK) --python $(PYTHON311) pyproject.toml -c requirements/dev.lock -o requirements/runtime.lock
+	$(LOCK) --python $(PYTHON310) --group pyproject.toml:rasa -o requirements/rasa.lock
+	@$(PYTHON311) scripts/check_locks.py
 
 # Build output only. Never var/: it holds the SQLite database, uploads, secrets and the follow secret (data).
 clean:
-	rm -rf $(VENV) $(VENV_RASA) .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) $(VENV_PROD) $(VENV_RASA) .pytest_cache .ruff_cache build dist

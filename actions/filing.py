@@ -23,15 +23,16 @@ from rasa_sdk.types import DomainDict
 from actions.checklist import conditions_held, received, residence_answers
 from actions.choices import ID_NUMBER_IN_TEXT, NO_WORDS, yes_or_no
 from actions.clients.backend import BackendError, BackendUnavailable, backend
-from actions.launching import LaunchingAction
-from actions.origin import intake_channel, wechat_openid
+from actions.form_launch import FormLaunchingAction
+from actions.intake_channel import intake_channel, wechat_openid
 from actions.personal_data import NumberForgotten, keep, reveal, reveal_all
 from actions.resident import FILING_SLOTS, PROXY_SLOTS, forget_resident
+from vocabulary.phones import MOBILE_NUMBER
 
 MAX_FAILURES = 3
 _NAME_PREFIX = re.compile(r"^(我叫|我是|我的名字是|名字是|名字叫|姓名是|姓名|叫|他叫|她叫|申请人是|居民叫)")
 _NAME = re.compile(r"^[\u4e00-\u9fff·]{2,20}$")
-_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_PHONE = re.compile(rf"(?<!\d){MOBILE_NUMBER.pattern}(?!\d)")
 _PUNCTUATION = re.compile(r"[\s，。,.！!？?：:]+")
 
 
@@ -207,7 +208,7 @@ class ValidateFilingForm(FormValidationAction):
         return {"community": community, "form_failures": 0}
 
 
-class ActionStartFiling(LaunchingAction):
+class ActionStartFiling(FormLaunchingAction):
     """On “我要申请”: start the filing form for the current item (or ask which item first)."""
 
     def name(self) -> str:
@@ -221,7 +222,7 @@ class ActionStartFiling(LaunchingAction):
         return [SlotSet("item", item_id), SlotSet("launch", "file_case")]
 
 
-class ActionStartProxy(LaunchingAction):
+class ActionStartProxy(FormLaunchingAction):
     """A social worker files for a resident: the proxy's data and the resident's consent come first."""
 
     def name(self) -> str:

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.choices import numbered, numbers_in, offer
 from actions.clients.backend import BackendError, BackendUnavailable, backend
-from actions.launching import LaunchingAction
+from actions.form_launch import FormLaunchingAction
 from actions.wording import phrase
 
 logger = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class ActionExplainGuide(Action):
         ]
 
 
-class ActionChoose(LaunchingAction):
+class ActionChoose(FormLaunchingAction):
     """A numbered reply: pick from whatever the last list offered."""
 
     def name(self) -> str:

@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.choices import offered_values
 from actions.clients.backend import BackendError, BackendUnavailable
 from actions.filing import filing_slots
+from actions.form_launch import FormLaunchingAction
 from actions.items import introduce, offer_items
-from actions.launching import LaunchingAction
 from actions.wording import phrase
 
 
@@ -129,7 +129,7 @@ class ActionDefaultFallback(Action):
         return [SlotSet("fallback_count", misses)]
 
 
-class ActionAcceptProposal(LaunchingAction):
+class ActionAcceptProposal(FormLaunchingAction):
     """On “是” / “好的”: start what the bot proposed (or take the single item offered by voice)."""
 
     def name(self) -> str:

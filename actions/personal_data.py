@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from rasa_sdk import Tracker
 
 from actions.clients.backend import BackendUnavailable, backend
-from security.resident_text import MASKED, masked_in
+from vocabulary.masking import MASKED, masked_in
 
 MAX_LOOKUP = 10
 """The vault answers at most this many masked forms at once; a text naming more is read up to them."""

@@ -19,36 +19,30 @@ from rasa_sdk.types import DomainDict
 
 from actions.choices import yes_or_no
 from actions.clients.backend import BackendError, BackendUnavailable, backend
-from actions.launching import LaunchingAction
-from actions.origin import wechat_openid
+from actions.form_launch import FormLaunchingAction
+from actions.intake_channel import wechat_openid
+from vocabulary.case_numbers import case_number_in, without_case_numbers
+from vocabulary.phones import is_mobile_number
 
 MAX_FAILURES = 3
 GAVE_UP = "none"
 """``progress_code`` when the resident has no code to give (“不知道”, or three answers without one)."""
-_CASE_NUMBER = re.compile(r"JJ[\s-]*(\d{8})[\s-]*(\d{4})", re.IGNORECASE)
 _SPOKEN = str.maketrans("零〇一二两三四五六七八九幺０１２３４５６７８９", "0012234567891" + "0123456789")
 """Digits as the voice counter's recogniser writes them (“幺三五八”) and full-width digits, as ASCII digits."""
 _SEPARATORS = re.compile(r"[\s,，、.。:：-]+")
-_MOBILE = re.compile(r"1[3-9]\d{9}")
 _ID_NUMBER_LIKE = re.compile(r"[\dXx*＊]{15,18}")
 """An ID number, whole or masked by the channel (3301**********123X): any long run of digits, X and stars."""
 _NO_CODE = ("忘", "不知道", "不记得", "没有", "丢")
 
 
-def case_number_in(text: str) -> str | None:
-    """The case number in what the resident typed or said (“jj 20261207 0001” too), as the backend writes it."""
-    found = _CASE_NUMBER.search(text or "")
-    return f"JJ-{found.group(1)}-{found.group(2)}" if found else None
-
-
 def code_in(text: str) -> str | None:
     """The second factor in an answer: 4 digits (the phone's last four), 6 digits (the receipt's 查询码) or a whole
     mobile number (its last four are used); None when there is none (“1 2 3 4” and “幺二三四” count)."""
-    rest = _SEPARATORS.sub("", _CASE_NUMBER.sub(" ", text or "").translate(_SPOKEN))
+    rest = _SEPARATORS.sub("", without_case_numbers(text).translate(_SPOKEN))
     for run in re.findall(r"\d+", rest):
         if len(run) in (4, 6):
             return run
-        if _MOBILE.fullmatch(run):
+        if is_mobile_number(run):
             return run[-4:]
     return None
 
@@ -87,7 +81,7 @@ def report(dispatcher: CollectingDispatcher, case: dict[str, Any]) -> None:
         dispatcher.utter_message(response="utter_progress_missing", missing="、".join(case["missing"]))
 
 
-class ActionCheckProgress(LaunchingAction):
+class ActionCheckProgress(FormLaunchingAction):
     """On “办好了没”: the follower's own cases on WeChat; a case number with its code; else ask for what is missing
     (the case number, then the code in ``progress_form``, after which this action answers)."""
 

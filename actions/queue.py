@@ -2,44 +2,37 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.clients.backend import BackendError, BackendUnavailable, backend
-from actions.origin import intake_channel, wechat_openid
+from actions.intake_channel import intake_channel, wechat_openid
 from actions.personal_data import conversation, real_slot
-from backend.identity import age_on
-from wechat.scenes import parse_ticket
-
-PRIORITY_AGE = 70
-REMINDED_AHEAD = 3
-"""The backend tells a follower 快到您了 when a call leaves this many people ahead (its notifications.NEAR_AHEAD):
-a ticket already this close gets no reminder, so none is promised."""
-_ASKS_FOR_PRIORITY = re.compile(r"绿色通道|优先|孕妇|怀孕|残疾|残障|轮椅")
-"""Words of a resident asking for the 绿色通道 when taking a number ("我是孕妇，帮我取个号")."""
+from vocabulary.scenes import parse_ticket
+from vocabulary.tickets import NEAR_AHEAD, needs_proof, stated_priority_reason
 
 
 class ActionTakeNumber(Action):
-    """Take a number for the centre: 绿色通道 (V) for residents of 70 and over when the ID number is known, and for
-    whoever asks for it (disabled or pregnant residents show their proof at the window); 综合 (A) otherwise."""
+    """Take a number for the centre with what the bot knows: the resident's ID number (when given) and a reason they
+    stated for the 绿色通道 (“我是孕妇”, the counter's 绿色通道 button); the backend decides the category
+    (`vocabulary.tickets`), and a resident whose reason must be shown at the window is told so."""
 
     def name(self) -> str:
         return "action_take_number"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         id_number = await real_slot(tracker, "id_number")  # validated when given; the tracker holds it masked
-        elderly = bool(id_number) and age_on(id_number, dt.date.today()) >= PRIORITY_AGE
-        asked = bool(_ASKS_FOR_PRIORITY.search(tracker.latest_message.get("text") or ""))
-        category = "V" if elderly or asked else "A"
         key = f"bot-ticket-{tracker.sender_id}-{tracker.latest_message.get('message_id') or len(tracker.events)}"
         try:
             ticket = await backend().take_ticket(
-                category, intake_channel(tracker), key[:64], wechat_openid(tracker), sender=ticket_sender(tracker)
+                intake_channel(tracker),
+                key[:64],
+                wechat_openid(tracker),
+                sender=ticket_sender(tracker),
+                id_number=id_number,
+                priority_reason=stated_priority_reason(tracker.latest_message.get("text")),
             )
         except BackendError as error:
             self._capped(dispatcher, error)
@@ -51,7 +44,7 @@ class ActionTakeNumber(Action):
         dispatcher.utter_message(
             response="utter_ticket_taken", number=ticket["number"], ahead=ticket["ahead"], wait=max(wait, 1)
         )
-        if asked and not elderly:
+        if needs_proof(ticket.get("priority_reason")):
             dispatcher.utter_message(response="utter_ticket_priority_proof")
         return [SlotSet("launch", None), SlotSet("proposal", None)]
 
@@ -101,7 +94,8 @@ class ActionFollowTicket(Action):
             self._refused(dispatcher, number, error)
             return []
         ahead, wait = followed["ahead"], max(followed.get("estimated_wait_minutes") or 0, 1)
-        response = "utter_ticket_followed" if ahead > REMINDED_AHEAD else "utter_ticket_followed_soon"
+        # A ticket already NEAR_AHEAD or closer gets no reminder from the backend, so none is promised.
+        response = "utter_ticket_followed" if ahead > NEAR_AHEAD else "utter_ticket_followed_soon"
         dispatcher.utter_message(response=response, number=followed["number"], ahead=ahead, wait=wait)
         return []
 

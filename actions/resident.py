@@ -14,21 +14,12 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 
+from vocabulary.masking import mask_name
+
 FILING_SLOTS = ("person_name", "id_number", "phone", "community")
 """The resident's answers in the filing form, in the order they are asked."""
 PROXY_SLOTS = ("proxy_name", "proxy_id_number", "proxy_consent")
 """The proxy's answers (a social worker filing for the resident), asked before the resident's."""
-
-
-def mask_name(name: str) -> str:
-    """A name as it may be said back: the first and last characters (“王*英”, “欧阳**锋”); a two-character name keeps
-    only its first (“王*”)."""
-    name = name.strip()
-    if len(name) <= 1:
-        return "*"
-    if len(name) == 2:
-        return f"{name[0]}*"
-    return f"{name[0]}{'*' * (len(name) - 2)}{name[-1]}"
 
 
 def forget_resident() -> dict[str, Any]:

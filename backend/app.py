@@ -16,9 +16,10 @@ from sanic.handlers import ErrorHandler
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from backend import follow_codes, migrate, notifier
+from backend import follow_codes, migrate
 from backend.api import access
 from backend.api.cases import cases
+from backend.api.counters import counters
 from backend.api.identity import identity
 from backend.api.items import items
 from backend.api.notifications import notifications
@@ -26,7 +27,6 @@ from backend.api.openapi import build_document
 from backend.api.opening_hours import opening_hours
 from backend.api.print_jobs import print_jobs
 from backend.api.queue import queue
-from backend.api.speech import speech
 from backend.api.vault import vault
 from backend.catalog import store as catalog_store
 from backend.catalog.loader import load_catalog
@@ -36,9 +36,11 @@ from backend.console import console
 from backend.db import Database
 from backend.errors import ApiError
 from backend.logs import install_masking
+from backend.notices import sender as notifier
 from backend.pages.board import board_page
 from backend.pages.follow import follow_pages, follow_secret
 from backend.pages.kiosk import kiosk
+from backend.services.documents import FollowLinks
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +96,9 @@ def create_app(
     app.ctx.catalog = catalog or load_catalog(settings.catalog_path)
     app.ctx.clock = lambda: dt.datetime.now(settings.timezone)
     app.ctx.follow_secret = follow_secret(settings.follow_secret, VAR_DIR)
+    app.ctx.follow_links = FollowLinks(settings.follow_url, app.ctx.follow_secret)  # printed QR codes lead there
     pages = (board_page, follow_pages, kiosk, console)
-    blueprints = (items, cases, queue, print_jobs, identity, notifications, speech, opening_hours, vault)
+    blueprints = (items, cases, queue, print_jobs, identity, notifications, counters, opening_hours, vault)
     for blueprint in (*blueprints, *pages):
         app.blueprint(blueprint)
     access.install(app)  # Host everywhere; Origin, service token and JSON bodies on /api/v1
@@ -104,7 +107,7 @@ def create_app(
     async def refuse_huge_bodies(request: Request):
         """Sanic's own limit applies to its HTTP server only; this one also holds behind ASGI."""
         if request.route is not None and getattr(request.route.handler, "is_stream", False):
-            return  # a streaming handler reads its body itself, within its own limit (speech: voice notes)
+            return  # a streaming handler reads its body itself, within its own limit (photos of materials)
         declared = request.headers.get("content-length", "0")
         if (declared.isdigit() and int(declared) > MAX_BODY_BYTES) or len(request.body or b"") > MAX_BODY_BYTES:
             raise ApiError(413, "payload_too_large", "请求内容太大。")

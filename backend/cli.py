@@ -7,15 +7,12 @@ import asyncio
 import json
 import sys
 
-from sqlalchemy import select
-
 from backend import kiosk_cli, migrate
 from backend.catalog.schema import Department
 from backend.config import Settings
-from backend.console.sessions import MIN_PASSWORD_LENGTH, hash_password
-from backend.db import Database
-from backend.models import StaffRole, StaffUser
-from backend.services import audit
+from backend.models import StaffRole
+from backend.services import staff_accounts
+from backend.services.passwords import MIN_PASSWORD_LENGTH
 from wechat import menu
 from wechat.settings import WeChatSettings
 
@@ -24,20 +21,6 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     migrate.upgrade(Settings.from_env().database_url)
     print("database is up to date")
     return 0
-
-
-async def _add_staff(db: Database, username: str, role: StaffRole, department: str | None, password: str) -> None:
-    async with db.write() as session:
-        existing = await session.execute(select(StaffUser).where(StaffUser.username == username))
-        user = existing.scalar_one_or_none()
-        password_hash = hash_password(password)
-        if user is None:
-            session.add(StaffUser(username=username, role=role, department=department, password_hash=password_hash))
-            action = "staff.create"
-        else:
-            user.role, user.department, user.password_hash, user.active = role, department, password_hash, True
-            action = "staff.update"
-        audit.record(session, "cli", action, "staff", username, role=role.value, department=department)
 
 
 def _staff_add(args: argparse.Namespace) -> int:
@@ -52,8 +35,12 @@ def _staff_add(args: argparse.Namespace) -> int:
     if len(password) < MIN_PASSWORD_LENGTH:
         print(f"error: the password needs at least {MIN_PASSWORD_LENGTH} characters", file=sys.stderr)
         return 2
-    database_url = Settings.from_env().database_url
-    migrate.run_upgraded(database_url, lambda db: _add_staff(db, args.username, role, args.department, password))
+    account = staff_accounts.NewAccount(args.username, role.value, args.department or "", password)
+    try:
+        migrate.run_upgraded(Settings.from_env().database_url, lambda db: staff_accounts.provision(db, account))
+    except staff_accounts.AccountRefused as refused:
+        print(f"error: {refused.message}", file=sys.stderr)
+        return 2
     print(f"staff account {args.username} ({role.value}) saved")
     return 0
 
@@ -68,25 +55,6 @@ def _wechat_menu(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("WeChat menu published")
-    return 0
-
-
-def _trackers_purge(args: argparse.Namespace) -> int:
-    import os
-
-    from deploy.tracker_purge import parse_age, purge
-
-    try:
-        age = parse_age(args.older_than)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    url = os.environ.get("TRACKER_DATABASE_URL", "").strip()
-    if not url:
-        print("nothing stored: Rasa keeps conversations in memory here (TRACKER_DATABASE_URL is not set)")
-        return 0
-    purged = purge(url, age)
-    print(f"{purged.conversations} conversations ({purged.events} events) older than {args.older_than} deleted")
     return 0
 
 
@@ -113,11 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
     menu_command.set_defaults(run=_wechat_menu)
     kiosk_cli.add_commands(commands)
 
-    trackers = commands.add_parser("trackers", help="Rasa's stored conversations (TRACKER_DATABASE_URL)")
-    trackers_commands = trackers.add_subparsers(dest="trackers_command", required=True)
-    purge_command = trackers_commands.add_parser("purge", help="delete conversations quiet for longer than an age")
-    purge_command.add_argument("--older-than", required=True, help="e.g. 30d, 12h or 90m")
-    purge_command.set_defaults(run=_trackers_purge)
     return parser
 
 

@@ -2,9 +2,9 @@
 to the resident's WeChat and the "3 people ahead" notice reaches them; or, where WeChat cannot make one, the ticket's
 page (which shows the place in the queue but can remind nobody).
 
-The ticket printer's claim asks for the code (`backend.services.print_jobs.attach_follow_code`) outside any
-transaction and within ``QR_TIMEOUT_S``, and the job's payload keeps it, so a reprint prints the same code. The
-code's scene is signed with the follow secret (`wechat.scenes`): a scan links a follower only to a ticket whose code
+The ticket printer's first claim of a job asks for the code (`backend.services.print_jobs.attach_wechat_code`) outside
+any transaction and within ``QR_TIMEOUT_S``, and the job's document keeps it, so a reprint prints the same code. The
+code's scene is signed with the follow secret (`vocabulary.scenes`): a scan links a follower only to a ticket whose code
 the backend made.
 """
 
@@ -16,17 +16,15 @@ import logging
 from dataclasses import dataclass
 
 from backend.config import Settings
+from printing.documents import PAGE_QR, WECHAT_QR, QrKind
+from vocabulary.follow_urls import ticket_url
+from vocabulary.scenes import ticket_scene
 from wechat.client import MAX_QR_EXPIRE_S, WeChatApi, errcode
-from wechat.scenes import ticket_scene
 from wechat.settings import WeChatSettings
 from wechat.state import open_state
 
 logger = logging.getLogger(__name__)
 
-WECHAT = "wechat"
-"""A code WeChat made: scanning it follows the ticket on WeChat (the ticket promises a reminder)."""
-PAGE = "page"
-"""The ticket's page: its place in the queue, no reminder."""
 QR_TIMEOUT_S = 2.0
 """The most the printer's claim waits for WeChat, all requests included (the token's too)."""
 MIN_LIFETIME_S = 3600
@@ -35,10 +33,10 @@ MIN_LIFETIME_S = 3600
 
 @dataclass(frozen=True)
 class FollowCode:
-    """What a ticket's QR code encodes, and which kind of code it is (WECHAT or PAGE)."""
+    """What a ticket's QR code encodes, and which kind of code it is (WECHAT_QR or PAGE_QR)."""
 
     url: str
-    kind: str
+    kind: QrKind
 
 
 def lifetime_s(service_day: dt.date, now: dt.datetime) -> int:
@@ -78,7 +76,7 @@ class FollowCodes:
 
     def page(self, service_day: dt.date, number: str) -> FollowCode:
         """The ticket's page (``/follow/ticket/<day>/<number>``)."""
-        return FollowCode(f"{self.page_url}/ticket/{service_day.isoformat()}/{number}", PAGE)
+        return FollowCode(ticket_url(self.page_url, service_day, number), PAGE_QR)
 
     async def for_ticket(self, service_day: dt.date, number: str, *, now: dt.datetime, job_id: int) -> FollowCode:
         """WeChat's code for the ticket, living until the end of its service day; the page when WeChat is not
@@ -97,7 +95,7 @@ class FollowCodes:
                 _reason(exc),
             )
             return self.page(service_day, number)
-        return FollowCode(code.url, WECHAT)
+        return FollowCode(code.url, WECHAT_QR)
 
 
 async def start(settings: Settings, scene_secret: bytes) -> FollowCodes:

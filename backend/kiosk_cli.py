@@ -21,15 +21,12 @@ def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
 
 
 def _base_url(args: argparse.Namespace) -> str:
-    """Where the counter's screen reaches the backend: --base-url, KIOSK_BASE_URL, else BACKEND_HOST:BACKEND_PORT."""
+    """Where the counter's screen reaches the counter service: --base-url, KIOSK_BASE_URL (a front such as nginx),
+    else COUNTER_URL."""
     if args.base_url:
         return str(args.base_url)
     configured = os.environ.get("KIOSK_BASE_URL", "").strip()
-    if configured:
-        return configured
-    settings = Settings.from_env()
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    return f"http://{host}:{settings.port}"
+    return configured or Settings.from_env().counter_url
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -82,7 +79,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     add.set_defaults(run=_add)
     url = sub.add_parser("url", help="print the URL the counter's screen opens (it carries the credential)")
     url.add_argument("name")
-    url.add_argument("--base-url", help="how the screen reaches the backend (default: KIOSK_BASE_URL, BACKEND_HOST)")
+    url.add_argument(
+        "--base-url", help="how the screen reaches the counter service (default: KIOSK_BASE_URL, else COUNTER_URL)"
+    )
     url.set_defaults(run=_url)
     sub.add_parser("list", help="every counter and whether it is active").set_defaults(run=_list)
     revoke = sub.add_parser("revoke", help="refuse a counter's credential from now on")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from backend.identity import mask_text
+from vocabulary.masking import mask_text
 
 _MASKED_EXTRAS = ("request", "host")  # Sanic's access log puts the URL (and its query) in ``request``
 

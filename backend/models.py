@@ -22,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from backend.case_status import CaseStatus
 from backend.catalog.checklist import Need
-from backend.status import CaseStatus
 
 
 def utcnow() -> dt.datetime:
@@ -70,8 +70,13 @@ class Channel(enum.StrEnum):
     """How a case or ticket reached the centre."""
 
     WECHAT = "wechat"
+    """A WeChat follower (the Official Account)."""
+    CHAT = "chat"
+    """Typed chat over Rasa's REST channel (a web chat, `make chat`)."""
     COUNTER = "counter"
+    """At the centre: the voice counter, the number machine, the front desk."""
     PROXY = "proxy"
+    """A social worker filing on a resident's behalf (代办)."""
 
 
 class TicketCategory(enum.StrEnum):
@@ -280,7 +285,8 @@ class PrintJob(Base):
     kind: Mapped[str] = mapped_column(String(32))
     printer: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[PrintJobStatus] = mapped_column(_enum(PrintJobStatus, "print_job_status"), index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The complete document to print (`printing.documents`, its ``kind`` the same as the job's), as JSON."""
     case_number: Mapped[str | None] = mapped_column(ForeignKey("cases.case_number"), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("queue_tickets.id"))
     dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -343,7 +349,7 @@ class StaffUser(Base):
 
 class SignInThrottle(Base):
     """Failed sign-ins to the console from one client address, across accounts: after a few, each further try from
-    that address waits (`backend.console.throttle`)."""
+    that address waits (`backend.services.sign_in_throttle`)."""
 
     __tablename__ = "sign_in_throttle"
 
@@ -424,7 +430,8 @@ class VisitFiling(Base):
     """Who started the filing (the proxy is the visit's social worker)."""
     item_id: Mapped[str] = mapped_column(String(64))
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
-    """The `CaseCreate` body to file once the resident has consented; emptied once the case is filed."""
+    """The case to file once the resident has consented (`backend.services.cases.NewCase` as JSON); emptied once the
+    case is filed."""
     staging_key: Mapped[str | None] = mapped_column(String(32))
     """The photos taken for it wait under this key until the case exists."""
     consent: Mapped[str] = mapped_column(String(24))
@@ -515,8 +522,8 @@ class CounterDevice(Base):
     """A voice counter (screen and microphone) allowed to use ``/kiosk``: ``bin/jiujin kiosk add NAME``.
 
     Its credential is not stored: it is an HMAC of the counters' server secret over the name and ``generation``
-    (`backend.services.kiosks`), so ``bin/jiujin kiosk url`` can print it again. Revoking and adding the counter
-    again moves to the next generation, so an old credential stays dead."""
+    (`backend.services.counter_devices`), so ``bin/jiujin kiosk url`` can print it again. Revoking and adding the
+    counter again moves to the next generation, so an old credential stays dead."""
 
     __tablename__ = "counter_devices"
 

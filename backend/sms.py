@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from backend.config import Settings
-from backend.identity import mask_phone
 from backend.models import utcnow
+from vocabulary.masking import mask_phone
 
 logger = logging.getLogger(__name__)
 

@@ -33,6 +33,8 @@ from PIL import Image, ImageOps
 from sanic import Request
 from sanic.headers import parse_content_header
 
+from vocabulary.case_numbers import is_case_number
+
 logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
@@ -43,7 +45,6 @@ SIGNATURE = "signature"
 STAGING_DIR = "_staging"
 STAGING_KEY = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
 _STORED_NAME = re.compile(r"^(?P<material>[a-z][a-z0-9_]{0,63})\.(?P<token>[A-Za-z0-9_-]{22})\.(?P<ext>jpg|png)$")
-_CASE_NUMBER = re.compile(r"^JJ-\d{8}-\d{4,}$")
 STAGING_MAX_AGE_S = 24 * 3600
 
 
@@ -158,7 +159,7 @@ class PhotoStore:
 
     def case_file(self, case_number: str, stored_name: str) -> Path:
         """Where a case's photo is; ValueError for names this store never makes (no path tricks)."""
-        if not _CASE_NUMBER.fullmatch(case_number) or not _STORED_NAME.fullmatch(stored_name):
+        if not is_case_number(case_number) or not _STORED_NAME.fullmatch(stored_name):
             raise ValueError("bad photo name")
         return self.root / case_number / stored_name
 
@@ -210,7 +211,7 @@ class PhotoStore:
     def save(self, case_number: str, material_id: str, photo: Photo) -> StoredPhoto:
         """Store ``photo`` straight into the case's folder."""
         folder = self.root / case_number
-        if not _CASE_NUMBER.fullmatch(case_number):
+        if not is_case_number(case_number):
             raise ValueError("bad case number")
         folder.mkdir(parents=True, exist_ok=True)
         return self._write(folder, material_id, photo)

@@ -10,14 +10,10 @@ from pathlib import Path
 
 import httpx
 
-from backend.testing import (
-    DEFAULT_POSTGRES_ADMIN_URL,
-    backend_process,
-    free_port,
-    resident_id_number,
-    temporary_postgres_database,
-)
 from bench.closed_loop import Figures, drive
+from harness.databases import DEFAULT_POSTGRES_ADMIN_URL, temporary_postgres_database
+from harness.ids import resident_id_number
+from harness.processes import backend_process, free_port
 from security.tokens import bearer_headers
 
 QUERIES = [

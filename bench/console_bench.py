@@ -14,13 +14,15 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from backend import migrate
+from backend.case_status import CaseStatus
 from backend.catalog.loader import default_catalog
-from backend.console.sessions import hash_password, password_matches
 from backend.db import Database
 from backend.models import Case, Channel, QueueTicket, Resident, TicketCategory, TicketStatus
 from backend.services import statistics
-from backend.status import CaseStatus
-from backend.testing import resident_id_number, temporary_postgres_database
+from backend.services.passwords import hash_password
+from backend.services.passwords import matches as password_matches
+from harness.databases import temporary_postgres_database
+from harness.ids import resident_id_number
 
 CASES = 20_000
 TICKETS = 30_000

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import httpx
 
-from backend.testing import backend_process, free_port
 from devices.announcer import Announcer
-from devices.printer_sim import PrinterSimulator
 from devices.printer_worker import PrinterWorker, SerialPrinter
 from devices.queue_events import QueueEvent, follow
+from harness.processes import backend_process, free_port
 from security.tokens import bearer_headers
+from simulators.devices.printer import PrinterSimulator
 from voice.tts import Speaker
 
 
@@ -35,7 +35,7 @@ def tickets(backend: str, folder: Path, count: int, in_flight: int = 16) -> dict
             list(pool.map(lambda _: _take(client), range(count)))
         issued_s = time.perf_counter() - started
     with PrinterSimulator(folder / "printed", name="ticket", link=folder / "ticket.tty") as printer:
-        worker = PrinterWorker("ticket", SerialPrinter(str(printer.link)), backend, follow_url="http://bench/follow")
+        worker = PrinterWorker("ticket", SerialPrinter(str(printer.link)), backend)
         started = time.perf_counter()
         printed = 0
         while worker.step() == "printed":

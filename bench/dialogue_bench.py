@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 from backend.config import PROJECT_ROOT
-from backend.testing import RASA_BIN, RASA_ENV, dialogue_stack, heldout_evaluation
+from harness.dialogue import RASA_BIN, RASA_ENV, dialogue_stack
+from harness.evaluation import heldout_evaluation
 
 CONVERSATION = ["你好", "我想办居住证", "3", "要多久", "收费吗", "老年卡在哪办", "我想办护照", "谢谢"]
 

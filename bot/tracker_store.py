@@ -4,14 +4,14 @@ Any instance can continue any conversation because every tracker lives in the da
 ``SQLTrackerStore`` keeps pooled connections without checking them, so after a database restart the next turn of
 each instance finds a dead connection; and Rasa's fail-safe wrapper answers a failed read with an empty tracker,
 which would make the bot forget the conversation mid-way. This store checks a connection before using it
-(``pool_pre_ping``) and retries reads and writes while the database comes back, up to ``retry_s`` seconds.
+(``pool_pre_ping``) and retries reads and writes while the database comes back, up to ``retry_s`` seconds, with
+pauses that double and carry a random part, so the instances that lost the database together do not reconnect in
+step.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -19,13 +19,18 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import DBAPIError, OperationalError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_before_delay, wait_exponential, wait_random
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 15.0
 """How long a turn waits for the database to come back before Rasa's fallback takes over."""
 FIRST_PAUSE_S = 0.2
+"""Pause before the first retry, in seconds; it doubles after each attempt."""
 MAX_PAUSE_S = 2.0
+"""Longest pause between two attempts, in seconds, before the random part."""
+JITTER_S = 0.2
+"""Each pause is longer by up to this many seconds, at random."""
 
 T = TypeVar("T")
 
@@ -46,25 +51,35 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         self.retry_s = float(retry_s)
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
-        parent = super()._retrieve
-        return await self._retrying("read", lambda: parent(sender_id, fetch_events_from_all_sessions))
+        return await self._retrying("read", super()._retrieve, sender_id, fetch_events_from_all_sessions)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        parent = super().save
-        await self._retrying("write", lambda: parent(tracker))
+        await self._retrying("write", super().save, tracker)
 
-    async def _retrying(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run ``operation``; while the database is unreachable, wait and try again until ``retry_s`` is spent."""
-        deadline = time.monotonic() + self.retry_s
-        pause = FIRST_PAUSE_S
-        while True:
-            try:
-                return await operation()
-            except (OperationalError, DBAPIError) as exc:
-                unreachable = isinstance(exc, OperationalError) or exc.connection_invalidated
-                if not unreachable or time.monotonic() + pause > deadline:
-                    raise
-                log.warning("tracker %s failed (%s); retrying in %.1f s", what, type(exc.orig).__name__, pause)
-                self.engine.dispose()  # drop every pooled connection of the old server at once
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_PAUSE_S)
+    async def _retrying(self, what: str, operation: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Await ``operation(*args)``; while the database is unreachable, wait and try again while ``retry_s`` lasts.
+
+        ``operation`` must be a coroutine function itself (not a lambda returning a coroutine): tenacity awaits only
+        what it recognises as one."""
+
+        def before_sleep(state: RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome else None
+            cause = type(getattr(failure, "orig", failure)).__name__
+            log.warning("tracker %s failed (%s); retrying in %.1f s", what, cause, state.upcoming_sleep)
+            self.engine.dispose()  # drop every pooled connection of the old server at once
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_unreachable),
+            wait=wait_exponential(multiplier=FIRST_PAUSE_S, max=MAX_PAUSE_S) + wait_random(0, JITTER_S),
+            stop=stop_before_delay(self.retry_s),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return await retrying(operation, *args)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The database cannot be reached (down, restarting, or the connection was cut), not a failing statement."""
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated

@@ -1,9 +1,11 @@
 """``make run-prod``: the production configuration on this machine, against the local PostgreSQL and Redis.
 
-Starts every part, prints where to reach it, restarts a part that dies (as systemd's Restart=on-failure would),
-purges conversations quiet for TRACKER_RETENTION_DAYS (default 30) once a day, and stops everything on Ctrl-C.
+Starts every part (`stack.production`, run by `stack.supervisor`), prints where to reach it, restarts a part that
+dies (as systemd's Restart=on-failure would), purges conversations quiet for TRACKER_RETENTION_DAYS (default 30)
+once a day, and stops everything on Ctrl-C or SIGTERM; killed outright, it takes its parts with it.
 ``python -m deploy --instances 1`` runs one of each part. It refuses demonstration secrets (deploy/refusals.py)
 unless ``--demo`` is given; ``--generate-secrets`` makes the deployment's missing secret files (0600) and exits.
+``python -m deploy systemd --out DIR`` writes systemd units of the same parts instead (deploy/systemd.py).
 """
 
 from __future__ import annotations
@@ -16,39 +18,34 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
-from deploy.processes import PartFailed
 from deploy.refusals import default_secrets_folder, demo_warning, generate_secrets
 from deploy.stack import PROJECT_ROOT, ProductionStack, StackConfig, check, production_stack
+from deploy.systemd import DEFAULT_ENV_DIR, write_production_units
 from deploy.tracker_purge import DEFAULT_RETENTION_DAYS, purge
 
 log = logging.getLogger("deploy")
 
-RESTART_PAUSE_S = 1.0
 PURGE_EVERY_S = 24 * 3600.0
 
 
 def supervise(stack: ProductionStack, stop: threading.Event, retention: dt.timedelta | None = None) -> None:
-    """Restart any part that stopped on its own, and purge old conversations daily (from the first pass on), until
-    ``stop`` is set. ``retention`` None: no purge."""
+    """Restart any part that stopped on its own (as systemd's Restart=on-failure would), and purge old conversations
+    daily (from the first pass on), until ``stop`` is set. ``retention`` None: no purge."""
     next_purge = time.monotonic()
-    while not stop.wait(RESTART_PAUSE_S):
-        for part in stack.parts.values():
-            if part.process is not None and not part.running:
-                log.warning("%s stopped (exit %s): restarting it", part.name, part.process.returncode)
-                part.kill()  # what is left of it (a server's workers would keep its port)
-                part.start()
-                try:
-                    part.wait_ready()
-                    log.info("%s is back", part.name)
-                except PartFailed as failed:
-                    log.error("%s", failed)
-        if retention is not None and time.monotonic() >= next_purge:
-            next_purge = time.monotonic() + PURGE_EVERY_S
-            try:
-                purge(stack.tracker_database_url, retention)
-            except Exception:  # the database may be restarting: tomorrow's pass catches up
-                log.exception("tracker purge failed; trying again in a day")
+
+    def purge_when_due() -> None:
+        nonlocal next_purge
+        if retention is None or time.monotonic() < next_purge:
+            return
+        next_purge = time.monotonic() + PURGE_EVERY_S
+        try:
+            purge(stack.tracker_database_url, retention)
+        except Exception:  # the database may be restarting: tomorrow's pass catches up
+            log.exception("tracker purge failed; trying again in a day")
+
+    stack.supervisor.watch(stop, restart=True, every_pass=purge_when_due)
 
 
 def config_from(args: argparse.Namespace) -> StackConfig:
@@ -82,11 +79,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-devices", action="store_true", help="no printer workers and simulators")
     parser.add_argument("--demo", action="store_true", help="start with demonstration secrets (not for real data)")
     parser.add_argument("--generate-secrets", action="store_true", help="make the missing secret files, then exit")
+    parser.add_argument(
+        "action", nargs="?", choices=["run", "systemd"], default="run", help="run (default), or write systemd units"
+    )
+    parser.add_argument("--out", type=Path, help="systemd: the folder to write the units into")
+    parser.add_argument("--env-dir", type=Path, default=DEFAULT_ENV_DIR, help="systemd: where the units' .env files go")
+    parser.add_argument("--user", help="systemd: the user the parts run as")
     args = parser.parse_args(argv)
     os.umask(0o077)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the health checks
     config = config_from(args)
+    if args.action == "systemd":
+        if args.out is None:
+            parser.error("systemd needs --out DIR")
+        try:
+            written = write_production_units(config, args.out, env_dir=args.env_dir, user=args.user)
+        except ValueError as refused:
+            print(f"python -m deploy systemd: {refused}", file=sys.stderr)
+            return 2
+        except FileNotFoundError as missing:
+            print(
+                f"python -m deploy systemd: a secret is missing ({missing.filename}): --generate-secrets first",
+                file=sys.stderr,
+            )
+            return 2
+        print("\n".join(f"wrote {path}" for path in written))
+        return 0
     if args.generate_secrets:
         made = generate_secrets(config.secrets_folder, os.environ)
         print("\n".join(f"made {path}" for path in made) or f"every secret is there ({config.secrets_folder})")
@@ -101,15 +120,24 @@ def main(argv: list[str] | None = None) -> int:
         print(demo_warning(problems), file=sys.stderr, flush=True)
     days = float(os.environ.get("TRACKER_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # While starting (minutes: Rasa), Ctrl-C and SIGTERM interrupt the wait and what was started is stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     log.info("starting %d instance(s) of each part; logs in %s", args.instances, config.folder)
-    with production_stack(config) as stack:
-        print(_banner(stack, config), flush=True)
-        if args.demo:
-            print(demo_warning(problems), file=sys.stderr, flush=True)
-        supervise(stack, stop, dt.timedelta(days=days) if days > 0 else None)
+    try:
+        with production_stack(config) as stack:
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            print(_banner(stack, config), flush=True)
+            if args.demo:
+                print(demo_warning(problems), file=sys.stderr, flush=True)
+            supervise(stack, stop, dt.timedelta(days=days) if days > 0 else None)
+    except KeyboardInterrupt:
+        pass
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _banner(stack: ProductionStack, config: StackConfig) -> str:

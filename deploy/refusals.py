@@ -20,14 +20,8 @@ from pathlib import Path
 
 from security.launch import ACTION_SECRET_FILE, ACTION_SECRET_VARIABLE, RASA_TOKEN_VARIABLE
 from security.tokens import SERVICES, create_secret_file, token_path, token_variable
+from stack.development import DEVELOPMENT_WECHAT
 
-DEVELOPMENT_WECHAT = {
-    "WECHAT_APPID": "wxjiujindevelop01",
-    "WECHAT_SECRET": "jiujin-development-secret",
-    "WECHAT_TOKEN": "jiujin-development-token",
-    "WECHAT_AES_KEY": "jiujinDevelopmentOnlyAesKey0123456789abcdef",
-}
-"""Development-only WeChat credentials: with them the stack talks to the WeChat simulator, not to WeChat."""
 RASA_TOKEN_FILE = "rasa-token"
 DATABASE_PASSWORD_FILE = "database-password"
 DEMO_BAR = "!" * 100

@@ -8,9 +8,12 @@ context of last month's turns until the whole conversation has been quiet for th
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import logging
+import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 
@@ -71,3 +74,28 @@ def purge(tracker_url: str, older_than: dt.timedelta, *, now: float | None = Non
         return result
     finally:
         engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``bin/jiujin trackers purge --older-than 30d``: purge the store at TRACKER_DATABASE_URL."""
+    parser = argparse.ArgumentParser(prog="jiujin trackers", description="Rasa's stored conversations")
+    commands = parser.add_subparsers(dest="command", required=True)
+    purge_command = commands.add_parser("purge", help="delete conversations quiet for longer than an age")
+    purge_command.add_argument("--older-than", required=True, help="e.g. 30d, 12h or 90m")
+    args = parser.parse_args(argv)
+    try:
+        age = parse_age(args.older_than)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    url = os.environ.get("TRACKER_DATABASE_URL", "").strip()
+    if not url:
+        print("nothing stored: Rasa keeps conversations in memory here (TRACKER_DATABASE_URL is not set)")
+        return 0
+    purged = purge(url, age)
+    print(f"{purged.conversations} conversations ({purged.events} events) older than {args.older_than} deleted")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,20 +1,20 @@
 """A printer worker: takes one printer's jobs from the backend's spool and prints them over a serial port.
 
-Each job goes: check the printer (DLE EOT) → claim → compose (`devices.receipts`) → mark sent → send, followed by
-a process-ID request → the printer answers once everything before it is printed → confirm printed. What can go
-wrong, and what happens then:
+Each job goes: check the printer (DLE EOT) → claim → render the job's document (`devices.receipts`) → mark sent →
+send, followed by a process-ID request → the printer answers once everything before it is printed → confirm
+printed. The claimed job carries its complete document (`printing.documents`): the worker asks nothing else. The
+bytes exchanged besides the document are in `devices.printer_protocol`. What can go wrong, and what happens then:
 
 - the printer is offline, out of paper, its cover open or unplugged: no job is claimed until it is ready again;
 - it fails during a job (paper runs out, cable pulled): the job goes back to the queue with the reason and is
   printed again, whole, once the printer is ready (the torn-off part was incomplete anyway);
 - it stays ready but never answers: the job stays "sent" and staff are asked to look (never printed twice);
-- the worker itself dies: a job not yet sent comes back when its lease ends; a sent one waits for staff.
+- the worker itself dies: a job not yet sent comes back when its lease ends; a sent one waits for staff;
+- a job whose document cannot be read is cancelled with the reason, for staff to see (it would block the queue).
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import logging
 import threading
 import time
@@ -25,50 +25,72 @@ from zoneinfo import ZoneInfo
 import httpx
 from escpos.exceptions import Error as EscposError
 from escpos.printer import Serial
+from pydantic import ValidationError
 
 from devices import receipts, serial_errors
-from devices.process_id import encode_job_id, request_bytes, response_bytes
+from devices.printer_protocol import (
+    PrinterStatus,
+    StatusKind,
+    encode_job_id,
+    process_id_request,
+    process_id_response,
+    status_request,
+)
 from devices.service_token import authorize
+from printing.documents import parse_document
 
 log = logging.getLogger(__name__)
 
-CENTRE_TIMEZONE = ZoneInfo("Asia/Shanghai")
 PORT_ERRORS = (*serial_errors.PORT_ERRORS, EscposError)
 """A pulled cable, plus python-escpos's own error for a port that no longer opens."""
-STATUS_REQUEST = b"\x10\x04"  # DLE EOT n: 1 printer, 2 offline cause, 4 paper sensor; one status byte back
-COVER_OPEN = 0x04
-PAPER_END_STOP = 0x20
-ONLINE_FLAG = 0x08
-PAPER_END = 0x60
-SNAPSHOT_FIELDS = ("missing", "status_reason", "accepted_at")
-"""Case fields a job may carry as they were at the change it reports; they win over the case's current ones."""
 
 
 @dataclass(frozen=True)
 class PrinterState:
-    """What the printer said about itself."""
+    """What the printer said about itself: its status bytes, or None when it did not answer."""
 
-    reachable: bool
-    online: bool = False
-    cover_open: bool = False
-    paper_out: bool = False
+    status: PrinterStatus | None
 
     @property
     def ready(self) -> bool:
-        return self.reachable and self.online and not self.cover_open and not self.paper_out
+        return self.problem is None
 
     @property
     def problem(self) -> str | None:
         """The reason in the words staff read at the window (None when ready)."""
-        if not self.reachable:
+        if self.status is None:
             return "打印机未连接"
-        if self.paper_out:
+        if self.status.paper_out:
             return "打印机缺纸"
-        if self.cover_open:
+        if self.status.cover_open:
             return "打印机纸仓盖打开"
-        if not self.online:
+        if not self.status.online:
             return "打印机离线"
         return None
+
+
+class EscposSerial(Serial):
+    """python-escpos's serial printer with what this worker needs besides its commands: raw bytes both ways, a
+    one-byte status answer, and a close that a pulled cable cannot break."""
+
+    def _read(self) -> bytes:
+        """A real-time status answer is one byte (python-escpos's own read waits for 16, i.e. its whole timeout)."""
+        return self.receive(1)
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` as it is (a rendered document, a process-ID request)."""
+        self._raw(data)
+
+    def receive(self, size: int) -> bytes:
+        """Up to ``size`` bytes the printer sent, waiting at most the port's timeout."""
+        return self.device.read(size)  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        """Close the port; a port that is gone already counts as closed, so python-escpos never tries again."""
+        try:
+            super().close()
+        except PORT_ERRORS:
+            self.device = False
 
 
 class SerialPrinter:
@@ -76,57 +98,47 @@ class SerialPrinter:
 
     def __init__(self, port: str, *, baudrate: int = 9600, timeout_s: float = 1.0) -> None:
         self.port, self.baudrate, self.timeout_s = port, baudrate, timeout_s
-        self._printer: Serial | None = None
+        self._printer: EscposSerial | None = None
 
-    def _device(self) -> Serial:
+    def _device(self) -> EscposSerial:
         if self._printer is None:
-            printer = Serial(self.port, baudrate=self.baudrate, timeout=self.timeout_s, dsrdtr=False)
-            printer.open()
+            printer = EscposSerial(self.port, baudrate=self.baudrate, timeout=self.timeout_s, dsrdtr=False)
+            printer.open()  # DeviceNotFoundError naming the port when it does not open
             self._printer = printer
         return self._printer
 
     def close(self) -> None:
         if self._printer is not None:
-            with contextlib.suppress(*PORT_ERRORS):
-                self._printer.close()
-            self._printer._device = False  # closed or gone: python-escpos must not try again at exit
+            self._printer.close()
             self._printer = None
 
-    def _status(self, n: int) -> int | None:
-        """One DLE EOT query; the printer answers one byte (python-escpos's own query waits for 16)."""
-        device = self._device()
-        device._raw(STATUS_REQUEST + bytes([n]))
-        answer = device.device.read(1)
+    def _status(self, kind: StatusKind) -> int | None:
+        answer = self._device().query_status(status_request(kind))
         return answer[0] if answer else None
 
     def state(self) -> PrinterState:
         """Ask with DLE EOT: printer status, offline cause, paper sensor. No answer: not reachable."""
         try:
-            online, cause, paper = self._status(1), self._status(2), self._status(4)
+            answers = [self._status(kind) for kind in StatusKind]
         except PORT_ERRORS as exc:
             log.info("printer on %s not reachable: %s", self.port, type(exc).__name__)
             self.close()
-            return PrinterState(reachable=False)
-        if online is None or cause is None or paper is None:
+            return PrinterState(None)
+        if None in answers:
             self.close()
-            return PrinterState(reachable=False)
-        return PrinterState(
-            reachable=True,
-            online=not online & ONLINE_FLAG,
-            cover_open=bool(cause & COVER_OPEN),
-            paper_out=bool(paper & PAPER_END == PAPER_END or cause & PAPER_END_STOP),
-        )
+            return PrinterState(None)
+        return PrinterState(PrinterStatus.from_bytes(*answers))  # type: ignore[arg-type]
 
     def print_document(self, job_id: int, data: bytes, *, within_s: float) -> bool:
         """Send ``data`` and a process-ID request; True once the printer answers that all of it is printed."""
         ident = encode_job_id(job_id)
         device = self._device()
-        device._raw(data + request_bytes(ident))
-        expected = response_bytes(ident)
+        device.send(data + process_id_request(ident))
+        expected = process_id_response(ident)
         received = b""
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
-            received += device.device.read(len(expected))
+            received += device.receive(len(expected))
             if expected in received:
                 return True
         return False
@@ -141,22 +153,20 @@ class PrinterWorker:
         printer: SerialPrinter,
         backend_url: str,
         *,
-        follow_url: str,
-        timezone: ZoneInfo = CENTRE_TIMEZONE,
+        timezone: ZoneInfo = receipts.CENTRE_TIMEZONE,
         print_timeout_s: float = 15.0,
     ) -> None:
         self.name = name
         self.printer = printer
         actor = {"X-Actor": f"printer:{name}"}
         self.backend = httpx.Client(base_url=f"{backend_url}/api/v1", timeout=10, headers=actor, auth=authorize)
-        self.follow_url = follow_url.rstrip("/")
         self.timezone = timezone
         self.print_timeout_s = print_timeout_s
         self.problem: str | None = None
         """The printer's current problem, for the board and staff (None when it is fine)."""
 
     def step(self) -> str:
-        """One round: "idle", "printed", "waiting" (printer not ready), "requeued" or "unconfirmed"."""
+        """One round: "idle", "printed", "waiting" (printer not ready), "requeued", "unconfirmed" or "refused"."""
         state = self.printer.state()
         self._report(state.problem)
         if not state.ready:
@@ -170,9 +180,9 @@ class PrinterWorker:
     def _print(self, job: dict[str, Any]) -> str:
         job_id = int(job["id"])
         try:
-            data = self.compose(job)
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
-            return self._requeue(job_id, f"无法生成打印内容：{type(exc).__name__}")
+            data = receipts.render(parse_document(job["document"]), self.timezone)
+        except (KeyError, ValidationError) as exc:  # it never becomes printable: it must not hold up the others
+            return self._refuse(job_id, f"无法生成打印内容：{type(exc).__name__}")
         self.backend.post(f"/print-jobs/{job_id}/sent").raise_for_status()
         try:
             printed = self.printer.print_document(job_id, data, within_s=self.print_timeout_s)
@@ -190,28 +200,11 @@ class PrinterWorker:
         log.error("%s printer: job %d sent but never confirmed; staff should check the printer", self.name, job_id)
         return "unconfirmed"
 
-    def compose(self, job: dict[str, Any]) -> bytes:
-        """The job's document as ESC/POS bytes."""
-        now = dt.datetime.now(self.timezone)
-        payload = job.get("payload") or {}
-        if job["kind"] == "ticket":
-            day, number = payload.get("service_day", now.date().isoformat()), payload["number"]
-            return receipts.ticket(payload, f"{self.follow_url}/ticket/{day}/{number}", now)
-        case = self.backend.get(f"/cases/{job['case_number']}")
-        case.raise_for_status()
-        details = case.json() | {name: payload[name] for name in SNAPSHOT_FIELDS if name in payload}
-        if job["kind"] == "receipt":
-            page = details["follow_path"].removeprefix("/follow")  # signed by the backend
-            return receipts.acceptance_receipt(details, f"{self.follow_url}{page}", now)
-        if job["kind"] == "correction_notice":
-            return receipts.correction_notice(details, now)
-        if job["kind"] == "pickup_notice":
-            return receipts.pickup_notice(details, now)
-        if job["kind"] == "rejection_notice":
-            return receipts.rejection_notice(details, now)
-        if job["kind"] == "withdrawal_notice":
-            return receipts.withdrawal_notice(details, now)
-        raise ValueError(f"unknown document kind {job['kind']!r}")
+    def _refuse(self, job_id: int, reason: str) -> str:
+        log.error("%s printer: job %d cancelled: %s", self.name, job_id, reason)
+        body = {"status": "cancelled", "error": reason}
+        self.backend.post(f"/print-jobs/{job_id}/status", json=body).raise_for_status()
+        return "refused"
 
     def _requeue(self, job_id: int, reason: str) -> str:
         log.warning("%s printer: job %d back to the queue: %s", self.name, job_id, reason)

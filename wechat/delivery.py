@@ -21,8 +21,17 @@ import asyncio
 import enum
 import logging
 
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_incrementing,
+    wait_random,
+)
+
+from vocabulary.masking import mask_openid
 from wechat.client import FOLLOWER_GONE_ERRORS, QUOTA_ERRORS, WeChatApi, errcode
-from wechat.openids import mask_openid
 from wechat.state import SharedState
 from wechat.text import CONTINUED, split
 
@@ -31,7 +40,10 @@ log = logging.getLogger(__name__)
 ALLOWANCE = 5
 ALLOWANCE_S = 48 * 3600
 SEND_ATTEMPTS = 3
+"""Attempts at sending one message before it waits for the sweeper (`sweep_forever`)."""
 RETRY_PAUSE_S = 0.5
+"""Pause after the n-th failed attempt: n × this, plus up to half of it at random (instances failing together
+resend apart), in seconds."""
 HELD_OVER = "（您上次未收到的消息）"
 RETRY_INDEX = "wechat:outbox-retry"
 """A list of the OpenIDs whose outbox holds messages the API failed to take (an OpenID may appear more than once)."""
@@ -146,22 +158,17 @@ class CustomerService:
         if not await asyncio.to_thread(self.state.take, _allowance_key(openid)):
             log.info("customer-service allowance used up; holding a message for the follower's next message")
             return Outcome.NO_ALLOWANCE
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            try:
-                await self.api.send_text(openid, piece)
-                return Outcome.SENT
-            except Exception as exc:  # transport failures and WeChat errors alike
-                code = errcode(exc)
-                if code in QUOTA_ERRORS:  # WeChat counts the unit as used: it is not given back
-                    log.info("WeChat refused a customer-service message (errcode %s); holding it", code)
-                    return Outcome.NO_ALLOWANCE
-                if code in FOLLOWER_GONE_ERRORS:
-                    log.info("follower %s cannot receive messages (errcode %s)", mask_openid(openid), code)
-                    return Outcome.GONE
-                # Not the exception's text: it can hold the request URL, and with it the access token.
-                log.warning("customer-service message failed (attempt %d): %s %s", attempt, type(exc).__name__, code)
-                if attempt < SEND_ATTEMPTS:
-                    await asyncio.sleep(RETRY_PAUSE_S * attempt)
+        try:
+            await _sending()(self.api.send_text, openid, piece)
+            return Outcome.SENT
+        except Exception as exc:  # the last failure, or one that asks for no retry
+            code = errcode(exc)
+            if code in QUOTA_ERRORS:  # WeChat counts the unit as used: it is not given back
+                log.info("WeChat refused a customer-service message (errcode %s); holding it", code)
+                return Outcome.NO_ALLOWANCE
+            if code in FOLLOWER_GONE_ERRORS:
+                log.info("follower %s cannot receive messages (errcode %s)", mask_openid(openid), code)
+                return Outcome.GONE
         await asyncio.to_thread(self.state.refund, _allowance_key(openid))  # the message never went: nor did the unit
         return Outcome.FAILED
 
@@ -191,6 +198,31 @@ class CustomerService:
                 len(openids),
                 type(exc).__name__,
             )
+
+
+def _sending() -> AsyncRetrying:
+    """How one message is sent (`SEND_ATTEMPTS`, `RETRY_PAUSE_S`, read when it is sent): a refusal for the quota or
+    for a gone follower ends it at once, since WeChat would refuse the message again the same way."""
+    return AsyncRetrying(
+        retry=retry_if_exception(_worth_retrying),
+        stop=stop_after_attempt(SEND_ATTEMPTS),
+        wait=wait_incrementing(start=RETRY_PAUSE_S, increment=RETRY_PAUSE_S) + wait_random(0, RETRY_PAUSE_S / 2),
+        after=_log_failed_attempt,
+        reraise=True,
+    )
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """Transport failures and WeChat errors alike, except the quota's and a gone follower's (and cancellation)."""
+    return isinstance(exc, Exception) and errcode(exc) not in QUOTA_ERRORS | FOLLOWER_GONE_ERRORS
+
+
+def _log_failed_attempt(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    # Not the exception's text: it can hold the request URL, and with it the access token.
+    log.warning(
+        "customer-service message failed (attempt %d): %s %s", state.attempt_number, type(exc).__name__, errcode(exc)
+    )
 
 
 async def sweep_forever(customer_service: CustomerService, interval_s: float) -> None:

@@ -20,8 +20,8 @@ from wechatpy.events import BaseEvent
 from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
 from security.resident_text import without_command_prefix
+from vocabulary.scenes import ITEM_PREFIX, QUEUE, ticket_in_scene
 from wechat.menu import ALL_ITEMS_KEY, DEPARTMENT_KEYS, PROGRESS_KEY, STAFF_KEY, TAKE_NUMBER_KEY
-from wechat.scenes import ITEM_PREFIX, QUEUE, ticket_in_scene
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def menu_click(key: str) -> Inbound:
 
 
 def qr_scene(scene: str) -> Inbound:
-    """A follower scanned one of the centre's QR codes (`wechat.scenes`): a queue ticket's, an item's poster, the
+    """A follower scanned one of the centre's QR codes (`vocabulary.scenes`): a queue ticket's, an item's poster, the
     number machine's; other scenes greet."""
     if ticket := ticket_in_scene(scene):
         return Inbound(text=intent("follow_ticket", ticket=ticket))

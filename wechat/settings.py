@@ -1,4 +1,9 @@
-"""WeChat settings, read from the environment (DESIGN.md's fixed names plus a few tuning knobs)."""
+"""WeChat settings, read from the environment (DESIGN.md's fixed names plus a few tuning knobs).
+
+Parsed by hand with the standard library, unlike the Python 3.11 parts' pydantic-settings: this module also runs
+inside the Rasa server, whose environment (Python 3.10) is pinned by Rasa 3.6 to pydantic 1, which pydantic-settings
+does not support; a frozen dataclass reads the same in both environments.
+"""
 
 from __future__ import annotations
 

@@ -2,16 +2,17 @@
 
 WeChat transcribes a voice note only when the Official Account has speech recognition switched on, and even then
 sometimes sends it empty. For such a note the webhook calls this hook (`wechat.inbound.VoiceRecognizer`) with the
-MediaId: it downloads the note through the one WeChat client and posts the bytes to the backend's
-``POST /api/v1/speech/recognize``, where vosk and its model live (the Rasa process that runs this stays light). The
-backend is found as the action server finds it: BACKEND_URL, else ``http://127.0.0.1:$BACKEND_PORT``.
+MediaId: it downloads the note through the one WeChat client and posts the bytes to the counter service's
+``POST /speech/recognize`` (`counter.speech`), where vosk and its model live (the Rasa process that runs this stays
+light). The counter service is found at COUNTER_URL, else ``http://127.0.0.1:$COUNTER_PORT`` (5090).
 
 The hook runs before the dialogue turn, inside WeChat's 5 seconds, so the whole of it is held to `BUDGET_S`. Any
-failure (download refused, backend down or without a model, audio it cannot decode, out of time) gives None, and the
+failure (download refused, counter service down or without a model, audio it cannot decode, out of time) gives None,
+and the
 follower gets the polite request to type. Logs name what failed, never the follower, the MediaId or the words:
 the exceptions of the WeChat client carry URLs with the MediaId and the access token, so only their type is logged.
-The backend is called with the standard library (urllib), which both environments have, with the "channels" service
-token (`security.tokens`, read for each note: the backend may have made it after Rasa started).
+The counter service is called with the standard library (urllib), which both environments have, with the "channels"
+service token (`security.tokens`, read for each note: the backend may have made it after Rasa started).
 """
 
 from __future__ import annotations
@@ -19,37 +20,41 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from security.tokens import bearer_headers, internal_api_url
+from security.tokens import bearer_headers
 from wechat.client import WeChatApi, errcode
 
 log = logging.getLogger(__name__)
 
-RECOGNIZE_PATH = "/api/v1/speech/recognize"
+RECOGNIZE_PATH = "/speech/recognize"
+DEFAULT_COUNTER_PORT = "5090"
 BUDGET_S = 3.0
 """Seconds for download and recognition together: what is left of WeChat's 5 s must do for the turn."""
 
 
 @dataclass(frozen=True)
 class VoiceNoteSettings:
-    """Where the backend's speech recognition is, and how long a voice note may take."""
+    """Where speech recognition is, and how long a voice note may take."""
 
-    backend_url: str = "http://127.0.0.1:8000"
-    """BACKEND_URL (else ``http://127.0.0.1:$BACKEND_PORT``): the backend, as the action server finds it."""
+    counter_url: str = "http://127.0.0.1:5090"
+    """COUNTER_URL (else ``http://127.0.0.1:$COUNTER_PORT``): the counter service, which recognises speech."""
     budget_s: float = BUDGET_S
     """Seconds for download and recognition together."""
 
     def __post_init__(self) -> None:
-        if not self.backend_url.startswith(("http://", "https://")):
-            raise ValueError(f"BACKEND_URL must be an http(s) URL, got {self.backend_url!r}")
+        if not self.counter_url.startswith(("http://", "https://")):
+            raise ValueError(f"COUNTER_URL must be an http(s) URL, got {self.counter_url!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> VoiceNoteSettings:
-        return cls(backend_url=internal_api_url(environ))
+        env = os.environ if environ is None else environ
+        port = env.get("COUNTER_PORT", "").strip() or DEFAULT_COUNTER_PORT
+        return cls(counter_url=(env.get("COUNTER_URL", "").strip() or f"http://127.0.0.1:{port}").rstrip("/"))
 
 
 class VoiceNotes:
@@ -82,9 +87,9 @@ class VoiceNotes:
         return await asyncio.to_thread(self._post, audio)
 
     def _post(self, audio: bytes) -> str | None:
-        """Blocking: run in a thread. The backend's answer as text, None for nothing heard or a refusal."""
+        """Blocking: run in a thread. The counter service's answer as text, None for nothing heard or a refusal."""
         request = urllib.request.Request(
-            self.settings.backend_url + RECOGNIZE_PATH,
+            self.settings.counter_url + RECOGNIZE_PATH,
             data=audio,
             headers={"Content-Type": "application/octet-stream"} | bearer_headers("channels"),
             method="POST",
@@ -95,9 +100,9 @@ class VoiceNotes:
         except urllib.error.HTTPError as refused:
             code = _error_code(refused)
             if refused.code == 503:
-                log.warning("the backend recognises no speech now (%s); the follower is asked to type", code)
+                log.warning("the counter service recognises no speech now (%s); the follower is asked to type", code)
             else:
-                log.warning("the backend refused a voice note (HTTP %d, %s)", refused.code, code)
+                log.warning("the counter service refused a voice note (HTTP %d, %s)", refused.code, code)
             return None
         text = str(heard.get("text") or "").strip()
         log.info(
@@ -110,7 +115,7 @@ class VoiceNotes:
 
 
 def _error_code(refused: urllib.error.HTTPError) -> str:
-    """The backend's machine code of an error (``{"error": {"code": ...}}``), without its message."""
+    """The counter service's machine code of an error (``{"error": {"code": ...}}``), without its message."""
     try:
         return str(json.loads(refused.read())["error"]["code"])
     except (ValueError, KeyError, TypeError):

@@ -12,12 +12,19 @@ not retried: they run on every turn, and WeChat expects a turn to be answered wi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
 
 import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_before_delay,
+    wait_exponential,
+    wait_random,
+)
 
 from actions.config import ActionSettings
 from security.tokens import service_token
@@ -29,6 +36,18 @@ RETRIED_STATUSES = frozenset({502, 503, 504})
 """Answers of a backend that is restarting: nginx without a replica (502, 504), a database down (503)."""
 _TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 """Transport errors of a server that went away or is too slow (not a wrong URL or a bad request of ours)."""
+
+
+def _log_retry(path: str, state: RetryCallState) -> None:
+    """One line per retry of a POST; the key, the body and the resident stay out: path, attempt and cause do."""
+    failure = state.outcome.exception() if state.outcome else None
+    logger.warning(
+        "backend unavailable for POST %s: %s (attempt %d, retrying in %.3f s)",
+        path,
+        getattr(failure, "reason", type(failure).__name__),
+        state.attempt_number,
+        state.upcoming_sleep,
+    )
 
 
 class BackendUnavailable(RuntimeError):
@@ -112,37 +131,37 @@ class BackendClient:
     async def _patiently(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
         """POST, retried while the backend restarts: for writes (with their key) and for the reads a write needs.
 
-        Pauses start at ``write_backoff_s`` and double up to ``write_backoff_max_s``; a retry starts only within
-        ``write_retry_s`` of the first attempt and is cut off when that budget ends. 4xx answers and 500s (the same
-        request would get them again) are never retried.
+        Pauses start at ``write_backoff_s`` and double up to ``write_backoff_max_s``, each plus up to
+        ``write_backoff_s`` at random, so that the action servers that lost the backend together do not all come
+        back in the same instant; a retry starts only when its pause ends within ``write_retry_s`` of the first
+        attempt, and its timeout is cut to what is left of that budget. 4xx answers and 500s (the same request
+        would get them again) are never retried.
         """
         settings = self.settings
-        deadline = time.monotonic() + max(settings.write_retry_s, 0.0)
-        headers = headers or {}
-        pause, attempt = settings.write_backoff_s, 1
-        extra: dict[str, Any] = {}  # the first attempt has the client's timeout
-        while True:
-            try:
-                return await self._send("POST", path, json=body, headers=headers, **extra)
-            except BackendUnavailable as exc:
-                if not exc.transient or deadline - time.monotonic() <= pause:
-                    logger.warning(
-                        "backend unavailable for POST %s: %s (attempt %d, giving up)", path, exc.reason, attempt
-                    )
-                    raise
-                # The key, the body and the resident stay out of the log: path, attempt and cause are enough.
-                logger.warning(
-                    "backend unavailable for POST %s: %s (attempt %d, retrying in %.1f s)",
-                    path,
-                    exc.reason,
-                    attempt,
-                    pause,
-                )
-            await asyncio.sleep(pause)
-            attempt += 1
-            pause = min(pause * 2, settings.write_backoff_max_s)
-            # The last attempt ends with the budget: the resident is told within write_retry_s (plus 0.1 s).
-            extra = {"timeout": max(min(settings.timeout_s, deadline - time.monotonic()), 0.1)}
+        budget = max(settings.write_retry_s, 0.0)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, BackendUnavailable) and exc.transient),
+            wait=wait_exponential(multiplier=settings.write_backoff_s, max=settings.write_backoff_max_s)
+            + wait_random(0, settings.write_backoff_s),
+            stop=stop_before_delay(budget),
+            before_sleep=lambda state: _log_retry(path, state),
+            reraise=True,
+        )
+        started = time.monotonic()
+
+        async def attempt() -> Any:
+            extra: dict[str, Any] = {}  # the first attempt has the client's timeout
+            if retrying.statistics["attempt_number"] > 1:
+                # The last attempt ends with the budget: the resident is told within write_retry_s (plus 0.1 s).
+                extra["timeout"] = max(min(settings.timeout_s, started + budget - time.monotonic()), 0.1)
+            return await self._send("POST", path, json=body, headers=headers or {}, **extra)
+
+        try:
+            return await retrying(attempt)
+        except BackendUnavailable as exc:
+            attempts = retrying.statistics["attempt_number"]
+            logger.warning("backend unavailable for POST %s: %s (attempt %d, giving up)", path, exc.reason, attempts)
+            raise
 
     async def item(self, item_id: str) -> dict[str, Any]:
         """One catalog item (cached for ``item_cache_s``)."""
@@ -206,20 +225,27 @@ class BackendClient:
 
     async def take_ticket(
         self,
-        category: str,
         channel: str,
         idempotency_key: str,
         wechat_openid: str | None = None,
         sender: str | None = None,
+        *,
+        id_number: str | None = None,
+        priority_reason: str | None = None,
     ) -> dict[str, Any]:
-        """Take a queue number (with the follower's OpenID, WeChat tells them when their turn is near). ``sender``
-        names the resident's conversation, which the backend caps (BackendError 429 ``ticket_waiting`` with
-        ``details.number``, or ``ticket_daily_limit``)."""
-        body = {"category": category, "channel": channel}
-        if wechat_openid:
-            body["wechat_openid"] = wechat_openid
-        if sender:
-            body["sender"] = sender
+        """Take a queue number (with the follower's OpenID, WeChat tells them when their turn is near). The backend
+        decides the category from the resident's ``id_number`` and a ``priority_reason`` they stated, and answers
+        with it (``category``, ``priority_reason``). ``sender`` names the resident's conversation, which the backend
+        caps (BackendError 429 ``ticket_waiting`` with ``details.number``, or ``ticket_daily_limit``)."""
+        body = {"channel": channel}
+        for name, value in (
+            ("wechat_openid", wechat_openid),
+            ("sender", sender),
+            ("id_number", id_number),
+            ("priority_reason", priority_reason),
+        ):
+            if value:
+                body[name] = value
         return await self._write("/queue/tickets", body, idempotency_key)
 
     async def follow_ticket(self, service_day: str, number: str, wechat_openid: str, signature: str) -> dict[str, Any]:

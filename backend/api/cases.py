@@ -9,7 +9,7 @@ from sanic import Blueprint, Request, json
 
 from backend.api.common import actor, idempotency_key, parse_body, parse_query, today
 from backend.api.openapi import operation
-from backend.api.present import case_out
+from backend.api.responses import case_out
 from backend.api.schemas import CaseCreate, CaseListOut, CaseOut, CaseQuery, TransitionIn
 from backend.errors import invalid
 from backend.services import case_access
@@ -32,7 +32,7 @@ async def create(request: Request):
     filed = await service.create_case(
         request.app.ctx.db,
         request.app.ctx.catalog,
-        body,
+        body.command(),
         actor=actor(request),
         today=today(request),
         idempotency_key=idempotency_key(request),
@@ -115,6 +115,12 @@ async def transition(request: Request, case_number: str):
     """Move the case along the status machine; an illegal change gets 409."""
     body = parse_body(request, TransitionIn)
     case = await service.transition_case(
-        request.app.ctx.db, request.app.ctx.catalog, case_number, body, actor=actor(request), today=today(request)
+        request.app.ctx.db,
+        request.app.ctx.catalog,
+        case_number,
+        body.command(),
+        actor=actor(request),
+        today=today(request),
+        links=request.app.ctx.follow_links,
     )
     return json(case_out(case, request.app.ctx.catalog, request.app.ctx.follow_secret).model_dump(mode="json"))

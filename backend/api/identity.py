@@ -7,7 +7,7 @@ from sanic import Blueprint, Request, json
 from backend.api.common import parse_body, today
 from backend.api.openapi import operation
 from backend.api.schemas import IdNumberCheckIn, IdNumberCheckOut
-from backend.identity import age_on, is_male
+from vocabulary.id_numbers import age_on, is_male
 
 identity = Blueprint("identity", url_prefix="/api/v1/identity")
 

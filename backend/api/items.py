@@ -6,7 +6,7 @@ from sanic import Blueprint, Request, json
 
 from backend.api.common import parse_body, parse_query, today
 from backend.api.openapi import operation
-from backend.api.present import item_out
+from backend.api.responses import item_out
 from backend.api.schemas import (
     ChecklistEntryOut,
     ChecklistIn,

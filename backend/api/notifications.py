@@ -6,9 +6,9 @@ from sanic import Blueprint, Request, json
 
 from backend.api.common import parse_query
 from backend.api.openapi import operation
-from backend.api.present import notification_out
+from backend.api.responses import notification_out
 from backend.api.schemas import NotificationList, NotificationQuery
-from backend.services import notifications as service
+from backend.notices import outbox as service
 
 notifications = Blueprint("notifications", url_prefix="/api/v1/notifications")
 

@@ -6,7 +6,7 @@ from sanic import Blueprint, Request, empty, json
 
 from backend.api.common import actor, parse_body, parse_query
 from backend.api.openapi import operation
-from backend.api.present import job_out
+from backend.api.responses import job_out
 from backend.api.schemas import PrintClaimIn, PrintJobCreate, PrintJobList, PrintJobOut, PrintJobQuery, PrintJobUpdate
 from backend.models import PrintJob
 from backend.services import print_jobs as service
@@ -16,11 +16,19 @@ print_jobs = Blueprint("print_jobs", url_prefix="/api/v1/print-jobs")
 
 @print_jobs.post("/", strict_slashes=False)
 @operation(
-    "新建打印任务", tag="print", body=PrintJobCreate, responses={201: PrintJobOut, 404: None}, headers=("X-Actor",)
+    "新建打印任务",
+    tag="print",
+    body=PrintJobCreate,
+    responses={201: PrintJobOut, 404: None, 422: None},
+    headers=("X-Actor",),
 )
 async def create(request: Request):
-    """Spool a document."""
-    job = await service.create_job(request.app.ctx.db, parse_body(request, PrintJobCreate), actor=actor(request))
+    """Spool a document: a case's as the case is now (staff asking for a copy), or one given whole."""
+    ctx = request.app.ctx
+    body = parse_body(request, PrintJobCreate)
+    job = await service.create_job(
+        ctx.db, body.command(), actor=actor(request), catalog=ctx.catalog, links=ctx.follow_links, now=ctx.clock()
+    )
     return json(_out(request, job).model_dump(mode="json"), status=201)
 
 
@@ -43,14 +51,14 @@ async def get(request: Request, job_id: int):
 @print_jobs.post("/claim")
 @operation("打印机领取下一个任务", tag="print", body=PrintClaimIn, responses={200: PrintJobOut, 204: None})
 async def claim(request: Request):
-    """Lease the next job for a printer; 204 when there is none. A queue ticket comes with its QR code in the
-    payload (``follow_qr``: WeChat's code to follow it, or its page where WeChat made none; ``follow_qr_kind``)."""
+    """Lease the next job for a printer, its document complete; 204 when there is none. A queue ticket's QR code
+    is WeChat's code to follow it (made at its first claim), or its page where WeChat made none (``qr_kind``)."""
     body = parse_body(request, PrintClaimIn)
     ctx = request.app.ctx
     job = await service.claim_next(ctx.db, body.printer, lease_seconds=ctx.settings.print_lease_seconds)
     if job is None:
         return empty()
-    job = await service.attach_follow_code(ctx.db, job, ctx.follow_codes, now=ctx.clock())
+    job = await service.attach_wechat_code(ctx.db, job, ctx.follow_codes, now=ctx.clock())
     return json(_out(request, job).model_dump(mode="json"))
 
 
@@ -73,7 +81,7 @@ async def sent(request: Request, job_id: int):
 async def update(request: Request, job_id: int):
     """Printed, back to the queue after a fault, or cancelled by staff."""
     body = parse_body(request, PrintJobUpdate)
-    job = await service.update_job(request.app.ctx.db, job_id, body, actor=actor(request))
+    job = await service.update_job(request.app.ctx.db, job_id, body.command(), actor=actor(request))
     return json(_out(request, job).model_dump(mode="json"))
 
 

@@ -13,7 +13,7 @@ from sanic import Blueprint, HTTPResponse, Request, Sanic, json
 
 from backend.api.common import actor, idempotency_key, parse_body, parse_query, today
 from backend.api.openapi import operation
-from backend.api.present import ticket_out
+from backend.api.responses import ticket_out
 from backend.api.schemas import (
     BoardOut,
     HallEventOut,
@@ -30,7 +30,7 @@ from backend.errors import invalid, not_found
 from backend.services import queue as service
 from backend.services import ticket_followers
 from backend.services.queue import Placed
-from wechat.scenes import TICKET_NUMBER
+from vocabulary.tickets import TICKET_NUMBER
 
 queue = Blueprint("queue", url_prefix="/api/v1/queue")
 EVENT_POLL_S = 0.2
@@ -73,7 +73,9 @@ def _window(request: Request, window: int) -> int:
     headers=("Idempotency-Key", "X-Actor"),
 )
 async def take(request: Request):
-    """Take the next number of the day; ``ahead`` is how many are expected to be served first. 201 when taken;
+    """Take the next number of the day; ``ahead`` is how many are expected to be served first. The category is
+    ``category`` when it says V, else the hall's rule from the resident's ``id_number`` and stated
+    ``priority_reason`` (the answer's ``category`` and ``priority_reason`` say what was decided). 201 when taken;
     200 with the same ticket when the Idempotency-Key was seen before; 409 when it was used for another kind of
     ticket. The action server taking a number for a resident (``sender``) is capped per sender: 429 with
     ``ticket_waiting`` (``details.number``: the number still waiting) or ``ticket_daily_limit``; the number machine
@@ -81,14 +83,16 @@ async def take(request: Request):
     body = parse_body(request, TicketCreate)
     taken = await service.take_ticket(
         request.app.ctx.db,
-        body,
+        body.command(),
         actor=actor(request),
         today=today(request),
         idempotency_key=idempotency_key(request),
         window_count=request.app.ctx.settings.window_count,
         caps=service.RESIDENT_CAPS if getattr(request.ctx, "service", None) == CAPPED_SERVICE else None,
+        links=request.app.ctx.follow_links,
     )
-    return json(ticket_out(taken.placed).model_dump(mode="json"), status=201 if taken.created else 200)
+    answer = ticket_out(taken.placed).model_copy(update={"priority_reason": taken.priority_reason})
+    return json(answer.model_dump(mode="json"), status=201 if taken.created else 200)
 
 
 @queue.get("/tickets/<number:str>")

@@ -6,15 +6,20 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel, model_validator
 from pydantic_core import PydanticCustomError
 
+from backend.case_status import CaseStatus
 from backend.catalog.checklist import Need
 from backend.catalog.schema import Department
-from backend.identity import InvalidIdNumber, validate_id_number, validate_phone
+from backend.id_checks import InvalidIdNumber, validate_id_number, validate_phone
 from backend.models import Channel, NotificationKind, NotificationStatus, PrintJobStatus, TicketCategory, TicketStatus
-from backend.status import CaseStatus
-from security.resident_text import is_masked
+from backend.services.cases import MAX_REASON_LENGTH, NewCase, StatusChange
+from backend.services.print_jobs import Outcome, PrintRequest
+from backend.services.queue import NewTicket
+from printing.documents import Document, DocumentKind
+from vocabulary.masking import is_masked
+from vocabulary.tickets import PRIORITY_REASONS
 
 
 def _id_number(value: str) -> str:
@@ -36,6 +41,7 @@ Phone = Annotated[str, Field(max_length=20, examples=["13812345678"]), AfterVali
 Name = Annotated[str, Field(min_length=1, max_length=50)]
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 OpenId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+PriorityReason = Annotated[str, Field(pattern=f"^({'|'.join(PRIORITY_REASONS)})$", examples=["孕妇"])]
 
 
 class _In(BaseModel):
@@ -97,16 +103,24 @@ class CaseCreate(_In):
             raise PydanticCustomError("proxy_is_resident", "代办人不能是申请人本人。")
         return self
 
+    def command(self) -> NewCase:
+        """The case service's command for this body."""
+        return NewCase.model_validate(self.model_dump())
+
 
 class TransitionIn(_In):
     """Move a case to another status."""
 
     to: CaseStatus
-    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON_LENGTH)] | None = None
     missing: Annotated[list[Slug], Field(max_length=30)] = []
     """Materials to mark missing (for 待补正: the complete list goes into one notice)."""
     received: Annotated[list[Slug], Field(max_length=30)] = []
     """Materials handed in since filing."""
+
+    def command(self) -> StatusChange:
+        """The case service's command for this body."""
+        return StatusChange(self.to, self.reason, tuple(self.received), tuple(self.missing))
 
 
 class EligibilityIn(_In):
@@ -133,13 +147,32 @@ class TicketCreate(_In):
     """Take a queue number."""
 
     category: TicketCategory = TicketCategory.GENERAL
-    channel: Literal[Channel.COUNTER, Channel.WECHAT] = Channel.COUNTER
+    channel: Literal[Channel.COUNTER, Channel.WECHAT, Channel.CHAT] = Channel.COUNTER
     wechat_openid: OpenId | None = None
     department: Department | None = None
     """For a department's business: windows serving that department call it first (any window may serve it)."""
     sender: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     """The resident's conversation (channel and sender id) when the action server takes the number for a resident:
     it then gets at most one waiting number and a few a day. The number machine and staff send none."""
+    id_number: IdNumber | None = None
+    """The resident's ID number when the caller knows it: from PRIORITY_AGE on, the ticket is 绿色通道 (V). Only read
+    for that, never kept."""
+    priority_reason: PriorityReason | None = None
+    """A reason the resident stated for the 绿色通道 (孕妇, 残疾, the counter's 绿色通道 button …): the ticket is V, and
+    the reason is shown at the window."""
+
+    def command(self) -> NewTicket:
+        """The queue service's command for this body."""
+        department = self.department.value if self.department else None
+        return NewTicket(
+            self.category,
+            self.channel,
+            self.wechat_openid,
+            department,
+            self.sender,
+            id_number=self.id_number,
+            priority_reason=self.priority_reason,
+        )
 
 
 class TicketFollowerIn(_In):
@@ -147,7 +180,7 @@ class TicketFollowerIn(_In):
 
     wechat_openid: OpenId
     signature: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z]+$")]
-    """The signature the ticket's scene carries (`wechat.scenes`): only a ticket whose code the backend made is
+    """The signature the ticket's scene carries (`vocabulary.scenes`): only a ticket whose code the backend made is
     linked."""
 
 
@@ -155,12 +188,17 @@ PrinterName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 
 class PrintJobCreate(_In):
-    """Spool a document for a printer."""
+    """Spool a document for a printer: about ``case_number`` as the case is now, or exactly ``document``."""
 
-    kind: Literal["ticket", "receipt", "pickup_notice", "correction_notice", "rejection_notice", "withdrawal_notice"]
+    kind: DocumentKind
     printer: PrinterName = "receipt"
-    payload: Annotated[dict[str, Any], Field(max_length=50)] = {}
     case_number: Annotated[str, Field(max_length=20)] | None = None
+    document: Document | None = None
+    """A complete document of this kind (`printing.documents`); needed for a ticket, made from the case otherwise."""
+
+    def command(self) -> PrintRequest:
+        """The spool's request."""
+        return PrintRequest(self.kind, self.printer, self.case_number, self.document)
 
 
 class PrintClaimIn(_In):
@@ -174,6 +212,10 @@ class PrintJobUpdate(_In):
 
     status: Literal[PrintJobStatus.PRINTED, PrintJobStatus.QUEUED, PrintJobStatus.CANCELLED]
     error: Annotated[str, Field(max_length=500)] | None = None
+
+    def command(self) -> Outcome:
+        """The outcome to record."""
+        return Outcome(self.status, self.error)
 
 
 # ---- responses ------------------------------------------------------------------------------------------
@@ -348,6 +390,9 @@ class TicketOut(BaseModel):
     recalls: int
     estimated_wait_minutes: int | None = None
     """For a waiting ticket: minutes until it is called, from today's recent service times."""
+    priority_reason: str | None = None
+    """In the answer to taking a number: why it is 绿色通道, ``age`` (the resident's ID number) or the reason the
+    resident stated (to be shown at the window); null otherwise."""
     created_at: dt.datetime
     called_at: dt.datetime | None
 
@@ -359,21 +404,25 @@ class WindowOut(BaseModel):
     number: str | None
 
 
-KIOSK_SESSION = r"^[A-Za-z0-9_-]{22}$"
-"""A resident's session id at a voice counter: issued by the server (`backend.services.resident_sessions`)."""
+class CounterKeyIn(_In):
+    """A credential a counter's screen or microphone presented to the counter service."""
+
+    key: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class KioskTurnIn(_In):
-    """What a resident said at the voice counter (recognised by the microphone side) or tapped / typed there."""
+class CounterOut(BaseModel):
+    """The active counter a credential opens."""
 
-    session: Annotated[str, Field(pattern=KIOSK_SESSION)] | None = None
-    """The resident session the screen is showing (from the stream); it must be the counter's open one. None: the
-    open session, or a new one (the microphone side, a screen at its start)."""
-    text: Annotated[str, Field(max_length=200)]
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
-    """1.0 for taps and typing; the recogniser's confidence for speech."""
-    source: Literal["screen", "voice"] = "screen"
-    """Where the turn came from: the screen (taps, typing) or the microphone; the other side shows or speaks it."""
+    counter: str
+
+
+class CounterSessionIn(_In):
+    """A resident's session at a counter that ended (the counter service keeps the sessions; this is the record)."""
+
+    started_at: AwareDatetime
+    reason: Literal["done", "served", "idle", "revoked"]
+    """办完了, 60 s after a filing or a queue number, 90 s without a turn, or the counter was revoked."""
+    turns: Annotated[int, Field(ge=0, le=100_000)]
 
 
 class TransferIn(_In):
@@ -432,7 +481,8 @@ class PrintJobOut(BaseModel):
     kind: str
     printer: str
     status: PrintJobStatus
-    payload: dict[str, Any]
+    document: dict[str, Any]
+    """The complete document to print, as spooled (`printing.documents`: the schema of its ``kind``)."""
     case_number: str | None
     attempts: int
     last_error: str | None
@@ -471,17 +521,6 @@ class NotificationOut(BaseModel):
 
 class NotificationList(RootModel[list[NotificationOut]]):
     """WeChat notices, newest first."""
-
-
-class SpeechOut(BaseModel):
-    """What was heard in a voice note (vosk's free recognition)."""
-
-    text: str
-    """The words heard, Chinese without spaces between characters; empty when nothing was understood."""
-    confidence: float
-    """Mean confidence of the words, 0–1 (0.0 when none)."""
-    seconds: float
-    """Length of the sound recognised, in seconds."""
 
 
 class OpeningPeriodOut(BaseModel):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from backend.catalog.schema import AgeRule, Item, ResidenceRule
-from backend.identity import age_on
+from vocabulary.id_numbers import age_on
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ its diff; restore an earlier version as a new change).
 Why they work this way:
 
 - ``items.yml`` stays the base; an edit stores the item's whole list before and after, who, when and why
-  (`backend.catalog.store`). The list is checked by the catalog's own schema before anything is stored, and a
+  (`backend.services.catalog_edits`). The list is checked by the catalog's own schema before anything is stored, and a
   refused form comes back as it was typed, with the reason in Chinese.
 - The page works without scripts (the console's CSP allows none inline): a material is removed with a checkbox,
   moved by its number in the 序号 column, added in one of the blank rows at the end.
@@ -27,7 +27,6 @@ from typing import Any
 
 from sanic import Blueprint, Request, redirect
 from sanic.response import HTTPResponse
-from sqlalchemy import func, select
 
 from backend.catalog import store
 from backend.catalog.edits import FIELD_LABELS, FORM_LABELS, Diff, EditRefused, MaterialList, diff, dump_materials, find
@@ -35,6 +34,7 @@ from backend.catalog.schema import Catalog, Item
 from backend.console.guard import staff_page
 from backend.console.render import render
 from backend.models import CatalogEdit, StaffRole, as_utc
+from backend.services import catalog_edits
 
 catalog_pages = Blueprint("console_admin_catalog", url_prefix="/console/admin/catalog")
 ADMIN = StaffRole.ADMIN
@@ -103,11 +103,8 @@ def _local(request: Request, moment: dt.datetime | None) -> str:
 
 async def _current(request: Request, item: Item) -> tuple[MaterialList, int, list[CatalogEdit]]:
     """The item's list as the database has it now (not this worker's copy), its version and its edits."""
-    async with request.app.ctx.db.read() as session:
-        edits = await store.history(session, item.id)
-    if edits:
-        return list(edits[0].after), edits[0].version, edits
-    return dump_materials(item.materials), 0, []
+    lists = await catalog_edits.item_lists(request.app.ctx.db, item)
+    return lists.materials, lists.version, lists.edits
 
 
 def _not_found(request: Request) -> HTTPResponse:
@@ -117,13 +114,7 @@ def _not_found(request: Request) -> HTTPResponse:
 @catalog_pages.get("/")
 @staff_page(ADMIN)
 async def index(request: Request) -> HTTPResponse:
-    async with request.app.ctx.db.read() as session:
-        newest = select(func.max(CatalogEdit.id)).group_by(CatalogEdit.item_id)
-        latest = {
-            e.item_id: e
-            for e in (await session.execute(select(CatalogEdit).where(CatalogEdit.id.in_(newest)))).scalars()
-        }
-        recent = await store.history(session, limit=20)
+    latest, recent = await catalog_edits.overview(request.app.ctx.db, recent=20)
     catalog = request.app.ctx.catalog
     names = {item.id: item.name for item in catalog.items}
     return render(
@@ -159,7 +150,7 @@ async def save(request: Request, item_id: str) -> HTTPResponse:
     version = _int(request.form.get("version"))
     try:
         materials = _materials(rows)
-        await store.save_edit(
+        await catalog_edits.save(
             request.app.ctx.db,
             _base(request),
             item.id,
@@ -289,23 +280,20 @@ async def restore(request: Request, item_id: str) -> HTTPResponse:
     item = find(_base(request), item_id)
     if item is None:
         return _not_found(request)
-    _, _, edits = await _current(request, item)
     target = _int(request.form.get("target"), -1)
-    materials = store.version_list(_base(request), item.id, edits, target)
     reason = (request.form.get("reason") or "")[:1000]
-    if materials is None:
-        return await _history_view(request, item.id, error="没有这个版本。", status=404)
     try:
-        await store.save_edit(
+        await catalog_edits.restore(
             request.app.ctx.db,
             _base(request),
-            item.id,
-            materials,
+            item,
+            target,
             actor=request.ctx.staff.user.username,
             note=reason,
             expected_version=_int(request.form.get("version")),
-            restored_from=target,
         )
+    except catalog_edits.UnknownVersion:
+        return await _history_view(request, item.id, error="没有这个版本。", status=404)
     except EditRefused as refused:
         status = 409 if isinstance(refused, store.StaleEdit) else 422
         return await _history_view(request, item.id, error=str(refused), status=status, target=target, reason=reason)

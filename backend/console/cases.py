@@ -10,30 +10,26 @@ confirmed and when.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from pydantic import ValidationError
 from sanic import Blueprint, Request, redirect
 from sanic.response import HTTPResponse
-from sqlalchemy import func, select
 
-from backend.api.schemas import TransitionIn
+from backend.case_status import CaseStatus
 from backend.catalog.checklist import Need
 from backend.console import roles
 from backend.console.guard import staff_page
 from backend.console.render import not_visible, render
 from backend.console.visit_photos import case_photos, may_add_photos
 from backend.errors import ApiError
-from backend.models import AuditEntry, Case, Channel, Notification, PrintJob, StaffRole
+from backend.models import Channel, StaffRole
 from backend.services import cases as case_service
-from backend.status import CaseStatus
+from backend.services import staff_cases
+from backend.services.cases import MAX_REASON_LENGTH, StatusChange
+from backend.services.staff_cases import InboxFilter, is_overdue
 
 case_pages = Blueprint("console_cases", url_prefix="/console/cases")
 PAGE_SIZE = 50
-OPEN = (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED, CaseStatus.NEEDS_CORRECTION, CaseStatus.PROCESSING)
-"""Statuses in which the promised deadline still runs."""
 NOTICE_LABELS = {
     "case_accepted": "已受理通知",
     "correction_needed": "补正告知",
@@ -55,7 +51,7 @@ NOTICE_LABELS = {
 """The case page's names of WeChat notices and printed documents, and of their states."""
 HISTORY_LABELS = {"case.create": "登记", "case.photos": "上传材料照片", "case.consent_confirmed": "确认居民同意代办"}
 """What the case's history calls the audit entries other than status changes."""
-CHANNEL_LABELS = {Channel.COUNTER: "窗口", Channel.WECHAT: "微信", Channel.PROXY: "社工代办"}
+CHANNEL_LABELS = {Channel.COUNTER: "窗口", Channel.WECHAT: "微信", Channel.CHAT: "在线对话", Channel.PROXY: "社工代办"}
 CONSENT_LABELS = {
     "pending": "待确认（居民本人尚未确认同意代办）",
     "in_person": "居民本人在窗口确认",
@@ -66,35 +62,22 @@ CONSENT_CONFIRMERS = (StaffRole.FRONT_DESK, StaffRole.ADMIN)
 """Who confirms at the window that the resident agrees to a proxy filing (the role that accepts cases)."""
 
 
-@dataclass(frozen=True)
-class InboxFilter:
-    statuses: tuple[CaseStatus, ...]
-    item_id: str | None
-    channel: Channel | None
-    overdue: bool
-    number: str | None
-    page: int
-
-    @classmethod
-    def from_query(cls, request: Request, default_statuses: tuple[CaseStatus, ...]) -> InboxFilter:
-        args = request.args
-        statuses = tuple(CaseStatus(s) for s in args.getlist("status", []) if s in CaseStatus.__members__.values())
-        if not statuses and args.get("all") != "1":
-            statuses = default_statuses
-        channel = args.get("channel")
-        page = args.get("page", "1")
-        return cls(
-            statuses=statuses,
-            item_id=args.get("item") or None,
-            channel=Channel(channel) if channel in Channel.__members__.values() else None,
-            overdue=args.get("overdue") == "1",
-            number=(args.get("q") or "").strip().upper()[:20] or None,
-            page=max(int(page), 1) if page.isdigit() else 1,
-        )
-
-
-def _is_overdue(case: Case, today: dt.date) -> bool:
-    return case.status in OPEN and case.deadline is not None and case.deadline < today
+def _inbox_filter(request: Request, default_statuses: tuple[CaseStatus, ...]) -> InboxFilter:
+    """The inbox's filters from the query string; the role's own statuses unless others (or ``all``) are asked."""
+    args = request.args
+    statuses = tuple(CaseStatus(s) for s in args.getlist("status", []) if s in CaseStatus.__members__.values())
+    if not statuses and args.get("all") != "1":
+        statuses = default_statuses
+    channel = args.get("channel")
+    page = args.get("page", "1")
+    return InboxFilter(
+        statuses=statuses,
+        item_id=args.get("item") or None,
+        channel=Channel(channel) if channel in Channel.__members__.values() else None,
+        overdue=args.get("overdue") == "1",
+        number=(args.get("q") or "").strip().upper()[:20] or None,
+        page=max(int(page), 1) if page.isdigit() else 1,
+    )
 
 
 @case_pages.get("/")
@@ -102,27 +85,12 @@ def _is_overdue(case: Case, today: dt.date) -> bool:
 async def inbox(request: Request) -> HTTPResponse:
     user, catalog = request.ctx.staff.user, request.app.ctx.catalog
     today = request.app.ctx.clock().date()
-    where = InboxFilter.from_query(request, roles.ROLE_INBOX[user.role])
-    statement = roles.visible(select(Case), user)
-    if where.statuses:
-        statement = statement.where(Case.status.in_(where.statuses))
-    if where.item_id:
-        statement = statement.where(Case.item_id == where.item_id)
-    if where.channel:
-        statement = statement.where(Case.channel == where.channel)
-    if where.overdue:
-        statement = statement.where(Case.status.in_(OPEN), Case.deadline < today)
-    if where.number:
-        statement = statement.where(Case.case_number.startswith(where.number, autoescape=True))
-    async with request.app.ctx.db.read() as session:
-        total = (await session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
-        page = statement.order_by(Case.created_at.desc(), Case.id.desc())
-        page = page.limit(PAGE_SIZE).offset((where.page - 1) * PAGE_SIZE)
-        found = list((await session.execute(page)).unique().scalars())
+    where = _inbox_filter(request, roles.ROLE_INBOX[user.role])
+    total, found = await staff_cases.inbox(request.app.ctx.db, user, where, today=today, page_size=PAGE_SIZE)
     return render(
         request,
         "inbox.html",
-        cases=[(case, case_service.item_name(catalog, case.item_id), _is_overdue(case, today)) for case in found],
+        cases=[(case, case_service.item_name(catalog, case.item_id), is_overdue(case, today)) for case in found],
         total=total,
         where=where,
         pages=max(1, -(-total // PAGE_SIZE)),
@@ -151,14 +119,17 @@ async def transition(request: Request, case_number: str) -> HTTPResponse:
     target = form.get("to", "")
     if target not in {action.value for action in roles.actions(user, case.status)}:
         return await _case_view(request, case_number, error="您不能对这个办件做这个操作。", status=403)
+    reason = (form.get("reason") or "").strip() or None
+    if reason is not None and len(reason) > MAX_REASON_LENGTH:
+        return await _case_view(request, case_number, error="填写的内容不完整或太长，请检查后重试。", status=422)
+    marked = {m.material_id: form.get(f"material:{m.material_id}") for m in case.materials}
+    change = StatusChange(
+        to=CaseStatus(target),
+        reason=reason,
+        received=tuple(m for m, mark in marked.items() if mark == Need.RECEIVED),
+        missing=tuple(m for m, mark in marked.items() if mark == Need.MISSING),
+    )
     try:
-        marked = {m.material_id: form.get(f"material:{m.material_id}") for m in case.materials}
-        change = TransitionIn(
-            to=CaseStatus(target),
-            reason=(form.get("reason") or "").strip() or None,
-            received=[m for m, mark in marked.items() if mark == Need.RECEIVED],
-            missing=[m for m, mark in marked.items() if mark == Need.MISSING],
-        )
         await case_service.transition_case(
             request.app.ctx.db,
             request.app.ctx.catalog,
@@ -166,9 +137,8 @@ async def transition(request: Request, case_number: str) -> HTTPResponse:
             change,
             actor=user.username,
             today=request.app.ctx.clock().date(),
+            links=request.app.ctx.follow_links,
         )
-    except ValidationError:
-        return await _case_view(request, case_number, error="填写的内容不完整或太长，请检查后重试。", status=422)
     except ApiError as refused:
         return await _case_view(request, case_number, error=refused.message, status=refused.status)
     done = f"已{roles.ACTION_LABELS[CaseStatus(target)]}。"
@@ -193,22 +163,7 @@ async def _case_view(request: Request, case_number: str, *, error: str = "", sta
     case = await roles.visible_case(request, case_number)
     if case is None:
         return not_visible(request)
-    async with request.app.ctx.db.read() as session:
-        history = list(
-            (
-                await session.execute(
-                    select(AuditEntry)
-                    .where(AuditEntry.entity == "case", AuditEntry.entity_id == case.case_number)
-                    .order_by(AuditEntry.at, AuditEntry.id)
-                )
-            ).scalars()
-        )
-        notices = list(
-            (await session.execute(select(Notification).where(Notification.subject == case.case_number))).scalars()
-        )
-        prints = list(
-            (await session.execute(select(PrintJob).where(PrintJob.case_number == case.case_number))).scalars()
-        )
+    record = await staff_cases.case_record(request.app.ctx.db, case)
     today = request.app.ctx.clock().date()
     return render(
         request,
@@ -216,16 +171,16 @@ async def _case_view(request: Request, case_number: str, *, error: str = "", sta
         status=status,
         case=case,
         item_name=case_service.item_name(request.app.ctx.catalog, case.item_id),
-        overdue=_is_overdue(case, today),
+        overdue=is_overdue(case, today),
         actions=roles.actions(request.ctx.staff.user, case.status),
         action_labels=roles.ACTION_LABELS,
         history_labels=HISTORY_LABELS,
         notice_labels=NOTICE_LABELS,
         reason_required={CaseStatus.REJECTED, CaseStatus.WITHDRAWN},
         need=Need,
-        history=history,
-        notices=notices,
-        prints=prints,
+        history=record.history,
+        notices=record.notices,
+        prints=record.prints,
         photos=await case_photos(request, case),
         may_add_photos=may_add_photos(request.ctx.staff.user),
         channels=CHANNEL_LABELS,

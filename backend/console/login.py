@@ -1,5 +1,5 @@
 """Signing in and out of the staff console (``/console/login``, ``/console/logout``). Tries from one client address
-are throttled (`backend.console.throttle`) before the name and password are even looked at."""
+are throttled (`backend.services.sign_in_throttle`) before the name and password are even looked at."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import secrets
 from sanic import Blueprint, Request, redirect
 from sanic.response import HTTPResponse
 
-from backend.console import sessions, throttle
-from backend.console.guard import LOGIN_COOKIE, SESSION_COOKIE, safe_next, same_origin, staff_page
+from backend.console.guard import LOGIN_COOKIE, SESSION_COOKIE, client_address, safe_next, same_origin, staff_page
 from backend.console.render import render
+from backend.services import sign_in_throttle, staff_sessions
 
 login_pages = Blueprint("console_login", url_prefix="/console")
 THROTTLED = "登录尝试过于频繁，请{wait}后再试。"
@@ -32,23 +32,25 @@ async def login_form(request: Request) -> HTTPResponse:
 async def login(request: Request) -> HTTPResponse:
     form = request.form
     next_path = safe_next(form.get("next"))
-    if not same_origin(request) or not sessions.tokens_match(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf")):
+    if not same_origin(request) or not staff_sessions.tokens_match(
+        request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf")
+    ):
         return _form(request, next_path=next_path, error="页面已过期，请重新输入。", status=403)
     username, password = (form.get("username") or "").strip(), form.get("password") or ""
-    db, address = request.app.ctx.db, throttle.client_address(request)
-    wait_s = await throttle.admit(db, address, request.app.ctx.clock().astimezone(dt.UTC))
+    db, address = request.app.ctx.db, client_address(request)
+    wait_s = await sign_in_throttle.admit(db, address, request.app.ctx.clock().astimezone(dt.UTC))
     if wait_s is not None:
         error = THROTTLED.format(wait=_wait_text(wait_s))
         refused = _form(request, next_path=next_path, error=error, username=username[:50], status=429)
         refused.headers["Retry-After"] = str(wait_s)
         return refused
     try:
-        token, _ = await sessions.sign_in(
+        token, _ = await staff_sessions.sign_in(
             db, username[:50], password[:200], replacing=request.cookies.get(SESSION_COOKIE)
         )
-    except sessions.LoginRefused as refused:
+    except staff_sessions.LoginRefused as refused:
         return _form(request, next_path=next_path, error=refused.message, username=username[:50], status=401)
-    await throttle.succeeded(db, address)
+    await sign_in_throttle.succeeded(db, address)
     response = redirect(next_path, status=303)
     response.add_cookie(SESSION_COOKIE, token, **_COOKIE)
     response.delete_cookie(LOGIN_COOKIE, path="/")
@@ -58,7 +60,7 @@ async def login(request: Request) -> HTTPResponse:
 @login_pages.post("/logout")
 @staff_page()
 async def logout(request: Request) -> HTTPResponse:
-    await sessions.sign_out(request.app.ctx.db, request.cookies.get(SESSION_COOKIE))
+    await staff_sessions.sign_out(request.app.ctx.db, request.cookies.get(SESSION_COOKIE))
     response = redirect("/console/login", status=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -14,8 +14,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sanic import Request, html
 from sanic.response import HTTPResponse
 
-from backend.identity import mask_id_number, mask_phone
-from backend.status import CaseStatus
+from backend.case_status import CaseStatus
+from vocabulary.masking import mask_id_number, mask_phone
 
 _environment = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

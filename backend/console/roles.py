@@ -1,17 +1,17 @@
 """What each console role sees and may do, in one place (一窗受理: the front accepts and hands out, departments
 process their own cases, social workers follow the cases they filed for residents, admins do everything).
 
-`visible` narrows every query of cases, so a department cannot even open another department's case by guessing
-its number; `actions` names the status changes a role may make, which the status machine narrows further.
+Which cases a role sees is `backend.services.staff_cases.visible`; `actions` names the status changes a role may make,
+which the status machine narrows further.
 """
 
 from __future__ import annotations
 
 from sanic import Request
-from sqlalchemy import Select, select
 
+from backend.case_status import TRANSITIONS, CaseStatus
 from backend.models import Case, StaffRole, StaffUser
-from backend.status import TRANSITIONS, CaseStatus
+from backend.services import staff_cases
 
 _S = CaseStatus
 ROLE_ACTIONS: dict[StaffRole, frozenset[CaseStatus]] = {
@@ -48,15 +48,6 @@ ACTION_LABELS = {
 }
 
 
-def visible(statement: Select, user: StaffUser) -> Select:
-    """``statement`` (over cases) narrowed to the cases ``user`` may see."""
-    if user.role is StaffRole.DEPARTMENT:
-        return statement.where(Case.department == user.department)
-    if user.role is StaffRole.SOCIAL_WORKER:
-        return statement.where(Case.proxy_staff == user.username)
-    return statement
-
-
 def actions(user: StaffUser, status: CaseStatus) -> list[CaseStatus]:
     """The status changes ``user`` may make to a case in ``status``, in the status machine's order."""
     allowed = ROLE_ACTIONS[user.role] & TRANSITIONS[status]
@@ -65,6 +56,4 @@ def actions(user: StaffUser, status: CaseStatus) -> list[CaseStatus]:
 
 async def visible_case(request: Request, case_number: str) -> Case | None:
     """The case ``case_number`` if the signed-in user may see it, else None."""
-    statement = visible(select(Case).where(Case.case_number == case_number[:20]), request.ctx.staff.user)
-    async with request.app.ctx.db.read() as session:
-        return (await session.execute(statement)).unique().scalar_one_or_none()
+    return await staff_cases.visible_case(request.app.ctx.db, request.ctx.staff.user, case_number)

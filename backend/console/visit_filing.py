@@ -9,10 +9,11 @@ resident consents:
   5 tries, single use; resent at most every minute) and only then files the case;
 - ``signature``: a photo of the resident's signature; the case is filed at once.
 
-Either way the case is filed by `backend.services.cases.create_case`, the API's own path, with channel ``proxy`` and
-the visit's social worker as ``ProxyIn.staff_username`` (so it is marked 代办 and is in that worker's inbox), under
-an idempotency key, so a form sent twice files one case. The photos move from staging into the case's folder and
-are recorded as `CaseAttachment` rows.
+Either way `backend.services.visit_filings` files the case through `backend.services.cases.create_case`, the API's
+own path, with channel ``proxy`` and the visit's social worker as the proxy's ``staff_username`` (so it is marked 代办
+and is in that worker's inbox), under an idempotency key, so a form sent twice files one case. The photos move from
+staging into the case's folder and are recorded as `CaseAttachment` rows. The form is checked by the API's own body
+(`backend.api.schemas.CaseCreate`), so the console refuses exactly what the API refuses.
 
 The form is read as a stream (`visit_photos.with_photos`); photos are checked and staged before anything else, so a
 form sent back with an error loses neither what was typed nor the photos already taken.
@@ -21,17 +22,14 @@ form sent back with an error loses neither what was typed nor the photos already
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 from sanic import Blueprint, Request, redirect
 from sanic.response import HTTPResponse
-from sqlalchemy import delete, select
 
-from backend import consent, sms
+from backend import consent
 from backend.api.common import validation_error
 from backend.api.schemas import CaseCreate
 from backend.catalog.eligibility import check_eligibility
@@ -39,20 +37,18 @@ from backend.catalog.schema import Item, ResidenceRule
 from backend.console.guard import staff_page
 from backend.console.render import not_visible, render
 from backend.console.visit_photos import checked_photos, overflow_message, with_photos
-from backend.console.visits import WORKERS, done_message, visible_visit, visits_of
+from backend.console.visits import WORKERS, done_message, visible_visit
 from backend.errors import ApiError
-from backend.identity import mask_phone
-from backend.models import CaseAttachment, Visit, VisitFiling, VisitStatus, as_utc, utcnow
-from backend.services import audit
+from backend.models import Visit, VisitStatus, as_utc, utcnow
 from backend.services import cases as case_service
+from backend.services import visit_filings
+from backend.services.cases import NewCase
+from backend.services.visit_filings import FilingRequest
 from backend.uploads import SIGNATURE, STAGING_KEY, PhotoStore
-
-logger = logging.getLogger(__name__)
+from vocabulary.masking import mask_phone
 
 filing_pages = Blueprint("console_filing", url_prefix="/console")
 CONSENTS = {"sms_code": "短信验证码", "signature": "签名照片"}
-STALE_FILINGS = dt.timedelta(days=1)
-"""Filings still waiting for a code after this long are removed."""
 
 
 @dataclass
@@ -136,8 +132,8 @@ def _read_filing(request: Request, item: Item) -> dict[str, Any]:
     }
 
 
-def _case_request(values: dict[str, Any], item: Item, proxy: str) -> tuple[CaseCreate | None, dict[str, str]]:
-    """The `CaseCreate` of the form, or the form's fields with what is wrong in them (the API's own checks)."""
+def _case_request(values: dict[str, Any], item: Item, proxy: str) -> tuple[NewCase | None, dict[str, str]]:
+    """The case the form asks for, or the form's fields with what is wrong in them (the API's own checks)."""
     body = {
         "item_id": item.id,
         "resident": {
@@ -153,7 +149,7 @@ def _case_request(values: dict[str, Any], item: Item, proxy: str) -> tuple[CaseC
         "proxy": {"name": proxy, "staff_username": proxy, "consent": values["consent"] or "sms_code"},
     }
     try:
-        return CaseCreate.model_validate(body), {}
+        return CaseCreate.model_validate(body).command(), {}
     except ValidationError as exc:
         details = validation_error(exc).details
         return None, {d["field"].removeprefix("resident."): d["message"] for d in reversed(details)}
@@ -207,120 +203,42 @@ async def _file_for_resident(request: Request, visit_id: int) -> HTTPResponse:
     form = FilingForm(values, errors, refusals, staging)
     if errors or refusals or case_request is None:
         return await _render_form(request, visit, item, form, status=422 if errors or refusals else 200)
+    request_to_file = FilingRequest(visit.id, user.username, item.id, case_request, staging)
     if values["consent"] == "signature":
-        filing = VisitFiling(consent="signature", verified_at=utcnow())
-        return await _file(request, visit, _filing(filing, visit, item, case_request, staging, user.username), form)
-    waiting = VisitFiling(consent="sms_code", phone=case_request.resident.phone)
-    filing = _filing(waiting, visit, item, case_request, staging, user.username)
-    async with request.app.ctx.db.write() as session:
-        await session.execute(
-            delete(VisitFiling).where(
-                VisitFiling.case_number.is_(None), VisitFiling.created_at < utcnow() - STALE_FILINGS
+        try:
+            case = await visit_filings.file_signed(
+                request.app.ctx.db, request.app.ctx.catalog, store, request_to_file, actor=user.username, today=today
             )
-        )
-        session.add(filing)
-        await session.flush()
-    refusal = await _send_code(request, filing.id)
-    done = f"验证码已发送到 {mask_phone(filing.phone)}。" if refusal is None else ""
-    return redirect(f"/console/filings/{filing.id}?done={done}", status=303)
+        except ApiError as refused:
+            form.errors["form"] = refused.message
+            return await _render_form(request, visit, item, form, status=refused.status)
+        return _filed(case.case_number)
+    filing_id = await visit_filings.wait_for_code(request.app.ctx.db, request_to_file)
+    refusal = await _send_code(request, filing_id)
+    done = f"验证码已发送到 {mask_phone(case_request.resident.phone)}。" if refusal is None else ""
+    return redirect(f"/console/filings/{filing_id}?done={done}", status=303)
 
 
-def _filing(filing: VisitFiling, visit: Visit, item: Item, body: CaseCreate, staging: str, by: str) -> VisitFiling:
-    filing.visit_id, filing.staff_username, filing.item_id = visit.id, by, item.id
-    filing.request, filing.staging_key = body.model_dump(mode="json"), staging
-    return filing
-
-
-async def _file(request: Request, visit: Visit, filing: VisitFiling, form: FilingForm | None) -> HTTPResponse:
-    """File the case of ``filing`` (consent given), move its photos to the case and link it to the visit."""
-    user, db = request.ctx.staff.user, request.app.ctx.db
-    body = CaseCreate.model_validate(filing.request)
-    key = f"visit-filing:{filing.id}" if filing.id else f"visit-signature:{filing.staging_key}"
-    try:
-        today = request.app.ctx.clock().date()
-        filed = await case_service.create_case(
-            db, request.app.ctx.catalog, body, actor=user.username, today=today, idempotency_key=key
-        )
-    except ApiError as refused:
-        if form is None:
-            return await _code_page(request, filing.id, error=refused.message, status=refused.status)
-        form.errors["form"] = refused.message
-        return await _render_form(request, visit, _item(request, filing.item_id), form, status=refused.status)
-    case = filed.case
-    store: PhotoStore = request.app.ctx.photos
-    photos = await asyncio.to_thread(store.commit, filing.staging_key, filing.staff_username, case.case_number)
-    async with db.write() as session:
-        for photo in photos:
-            session.add(CaseAttachment(case_id=case.id, uploaded_by=filing.staff_username, **vars(photo)))
-        if filing.id is not None:
-            filing = await session.get(VisitFiling, filing.id)
-        else:  # filed at once (signature); a replay of the same form finds the filing of the first
-            statement = select(VisitFiling).where(VisitFiling.case_number == case.case_number)
-            filing = (await session.execute(statement)).scalar_one_or_none() or filing
-            session.add(filing)
-        filing.case_number = case.case_number
-        filing.request = {}  # the case holds the resident's data now; no second copy is kept
-        current = await session.get(Visit, visit.id)
-        if current.status is VisitStatus.PLANNED:
-            current.status = VisitStatus.DONE
-        audit.record(session, user.username, "case.photos", "case", case.case_number, count=len(photos))
-    logger.info(
-        "proxy filing %s on visit %s, consent %s, %d photos", case.case_number, visit.id, filing.consent, len(photos)
-    )
-    return redirect(f"/console/cases/{case.case_number}?done=已代办提交，居民已同意。", status=303)
+def _filed(case_number: str) -> HTTPResponse:
+    return redirect(f"/console/cases/{case_number}?done=已代办提交，居民已同意。", status=303)
 
 
 # --- the resident's code ---------------------------------------------------------------------------------------------
-async def _visible_filing(request: Request, filing_id: int) -> tuple[VisitFiling, Visit] | None:
-    async with request.app.ctx.db.read() as session:
-        statement = (
-            visits_of(request.ctx.staff.user)
-            .add_columns(VisitFiling)
-            .join(VisitFiling, VisitFiling.visit_id == Visit.id)
-            .where(VisitFiling.id == filing_id)
-        )
-        found = (await session.execute(statement)).one_or_none()
-    return (found[1], found[0]) if found else None
-
-
-def _sms_text(code: str, filing: VisitFiling, item_name: str, ttl_s: int) -> str:
-    proxy = filing.request["proxy"]["staff_username"]
-    return (
-        f"【就近办】验证码 {code}：社工 {proxy} 正在为您代办“{item_name}”，您同意请把验证码告诉社工，"
-        f"{ttl_s // 60} 分钟内有效。没有委托代办请勿告诉任何人。"
-    )
-
-
 async def _send_code(request: Request, filing_id: int) -> consent.CodeRefused | None:
     """A new code for the filing, sent to the resident's phone; the refusal when none may go out now."""
-    settings, actor = request.app.ctx.settings, request.ctx.staff.user.username
-    refusal = None
-    async with request.app.ctx.db.write() as session:
-        filing = (
-            await session.execute(select(VisitFiling).where(VisitFiling.id == filing_id).with_for_update())
-        ).scalar_one()
-        try:
-            code = consent.issue(filing, now=utcnow(), ttl=dt.timedelta(seconds=settings.sms_code_ttl_s))
-            audit.record(session, actor, "consent.code_sent", "visit_filing", filing.id, phone=mask_phone(filing.phone))
-        except consent.CodeRefused as exc:
-            refusal = exc
-    if refusal is not None:
-        return refusal
-    text = _sms_text(
-        code, filing, case_service.item_name(request.app.ctx.catalog, filing.item_id), settings.sms_code_ttl_s
+    app = request.app
+    return await visit_filings.send_code(
+        app.ctx.db,
+        app.ctx.sms,
+        app.ctx.catalog,
+        filing_id,
+        ttl_s=app.ctx.settings.sms_code_ttl_s,
+        actor=request.ctx.staff.user.username,
     )
-    try:
-        await request.app.ctx.sms.send(filing.phone, text, purpose="proxy_consent")
-    except sms.SmsError as exc:
-        logger.error("consent code for filing %s not sent: %s", filing_id, exc)
-        async with request.app.ctx.db.write() as session:
-            consent.sending_failed(await session.get(VisitFiling, filing_id))
-        return consent.CodeRefused("not_sent", "短信没有发出去，请稍后点“重新发送验证码”，或改用签名照片。")
-    return None
 
 
 async def _code_page(request: Request, filing_id: int, *, error: str = "", status: int = 200) -> HTTPResponse:
-    found = await _visible_filing(request, filing_id)
+    found = await visit_filings.visible_filing(request.app.ctx.db, request.ctx.staff.user, filing_id)
     if found is None:
         return not_visible(request, "代办")
     filing, visit = found
@@ -349,34 +267,34 @@ async def code_page(request: Request, filing_id: int) -> HTTPResponse:
 @filing_pages.post("/filings/<filing_id:int>/confirm")
 @staff_page(*WORKERS)
 async def confirm_code(request: Request, filing_id: int) -> HTTPResponse:
-    found = await _visible_filing(request, filing_id)
-    if found is None:
+    db, user = request.app.ctx.db, request.ctx.staff.user
+    if await visit_filings.visible_filing(db, user, filing_id) is None:
         return not_visible(request, "代办")
-    refusal, actor = None, request.ctx.staff.user.username
-    async with request.app.ctx.db.write() as session:
-        filing = (
-            await session.execute(select(VisitFiling).where(VisitFiling.id == filing_id).with_for_update())
-        ).scalar_one()
-        # Consent confirmed but the case not filed (filing failed after the code matched): file without a new code.
-        needs_code = filing.verified_at is None or filing.case_number is not None
-        if needs_code:
-            try:
-                consent.verify(filing, (request.form.get("code") or "")[:20], now=utcnow())
-                audit.record(session, actor, "consent.confirmed", "visit_filing", filing.id, by="sms_code")
-            except consent.CodeRefused as exc:
-                refusal = exc
-                audit.record(session, actor, "consent.code_refused", "visit_filing", filing.id, reason=exc.code)
-    if refusal is not None:  # after the block: the wrong try is counted
-        return await _code_page(
-            request, filing_id, error=refusal.message, status=409 if refusal.code == "used" else 422
+    try:
+        filing = await visit_filings.confirm_code(
+            db, filing_id, (request.form.get("code") or "")[:20], actor=user.username
         )
-    return await _file(request, found[1], filing, None)
+        case = await visit_filings.file_confirmed(
+            db,
+            request.app.ctx.catalog,
+            request.app.ctx.photos,
+            filing,
+            actor=user.username,
+            today=request.app.ctx.clock().date(),
+        )
+    except consent.CodeRefused as refused:
+        return await _code_page(
+            request, filing_id, error=refused.message, status=409 if refused.code == "used" else 422
+        )
+    except ApiError as refused:
+        return await _code_page(request, filing_id, error=refused.message, status=refused.status)
+    return _filed(case.case_number)
 
 
 @filing_pages.post("/filings/<filing_id:int>/resend")
 @staff_page(*WORKERS)
 async def resend_code(request: Request, filing_id: int) -> HTTPResponse:
-    if await _visible_filing(request, filing_id) is None:
+    if await visit_filings.visible_filing(request.app.ctx.db, request.ctx.staff.user, filing_id) is None:
         return not_visible(request, "代办")
     refusal = await _send_code(request, filing_id)
     if refusal is not None:
@@ -389,16 +307,10 @@ async def resend_code(request: Request, filing_id: int) -> HTTPResponse:
 @filing_pages.post("/filings/<filing_id:int>/cancel")
 @staff_page(*WORKERS)
 async def cancel_filing(request: Request, filing_id: int) -> HTTPResponse:
-    found = await _visible_filing(request, filing_id)
+    db, user = request.app.ctx.db, request.ctx.staff.user
+    found = await visit_filings.visible_filing(db, user, filing_id)
     if found is None:
         return not_visible(request, "代办")
     filing, visit = found
-    if filing.case_number is None:
-        async with request.app.ctx.db.write() as session:
-            await session.execute(
-                delete(VisitFiling).where(VisitFiling.id == filing_id, VisitFiling.case_number.is_(None))
-            )
-            audit.record(session, request.ctx.staff.user.username, "consent.cancelled", "visit_filing", filing_id)
-        if filing.staging_key:
-            await asyncio.to_thread(request.app.ctx.photos.discard, filing.staging_key, filing.staff_username)
+    await visit_filings.cancel(db, request.app.ctx.photos, filing, actor=user.username)
     return redirect(f"/console/visits/{visit.id}?done=已放弃这次代办。", status=303)

@@ -1,7 +1,7 @@
 """Photos of a case's materials in the console, and the home delivery of its result (零次跑).
 
-- ``/console/attachments/<id>``: one photo, only to staff who may see its case (`roles.visible`: a department its
-  own cases, a social worker the cases they filed); the same 404 for another's photo as for none.
+- ``/console/attachments/<id>``: one photo, only to staff who may see its case (`backend.services.staff_cases.visible`:
+  a department its own cases, a social worker the cases they filed); the same 404 for another's photo as for none.
 - ``/console/cases/<number>/photos``: more photos for a case, by its social worker or an admin.
 - ``/console/cases/<number>/delivery``: 已送达（上门）with who received the result; the note is the change's
   reason, so it is kept on the case (shown as 送达记录), in the audit log and in the resident's notice.
@@ -16,22 +16,21 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from pydantic import ValidationError
 from sanic import Blueprint, Request, redirect
 from sanic.request import File
 from sanic.response import HTTPResponse, file
-from sqlalchemy import select
 
-from backend.api.schemas import TransitionIn
+from backend.case_status import CaseStatus
 from backend.catalog.checklist import Need
-from backend.console import roles, sessions
+from backend.console import roles
 from backend.console.guard import SESSION_COOKIE, staff_page
 from backend.console.render import not_visible, render
 from backend.errors import ApiError
 from backend.models import Case, CaseAttachment, StaffRole, StaffUser
-from backend.services import audit
+from backend.services import case_photos as photo_service
 from backend.services import cases as case_service
-from backend.status import CaseStatus
+from backend.services import staff_sessions
+from backend.services.cases import StatusChange
 from backend.uploads import MB, SIGNATURE, BodyTooLarge, Limits, Photo, PhotoRefused, check_photo, receive_form
 
 logger = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def limits(request: Request) -> Limits:
 async def with_photos(request: Request, handler: Callable[..., Awaitable[HTTPResponse]], *args: Any) -> HTTPResponse:
     """Read a streamed form with photos into ``request.body``, then let the guarded ``handler`` take it. Nobody
     signed in: no body is read. ``request.ctx.overflow`` says whether photos past the limit were dropped."""
-    if await sessions.current(request.app.ctx.db, request.cookies.get(SESSION_COOKIE)) is None:
+    if await staff_sessions.current(request.app.ctx.db, request.cookies.get(SESSION_COOKIE)) is None:
         return render(
             request, "message.html", status=403, title="请重新登录", message="登录已过期，请重新登录后再操作。"
         )
@@ -101,9 +100,8 @@ def photo_label(case: Case, material_id: str) -> str:
 
 async def case_photos(request: Request, case: Case) -> list[tuple[CaseAttachment, str]]:
     """The case's photos, oldest first, each with the name of its material (for the case page)."""
-    async with request.app.ctx.db.read() as session:
-        statement = select(CaseAttachment).where(CaseAttachment.case_id == case.id).order_by(CaseAttachment.id)
-        return [(photo, photo_label(case, photo.material_id)) for photo in (await session.execute(statement)).scalars()]
+    photos = await photo_service.photos_of(request.app.ctx.db, case)
+    return [(photo, photo_label(case, photo.material_id)) for photo in photos]
 
 
 def may_add_photos(user: StaffUser) -> bool:
@@ -114,14 +112,7 @@ def may_add_photos(user: StaffUser) -> bool:
 @photo_pages.get("/attachments/<attachment_id:int>")
 @staff_page()
 async def attachment(request: Request, attachment_id: int) -> HTTPResponse:
-    statement = roles.visible(
-        select(CaseAttachment, Case.case_number)
-        .join(Case, Case.id == CaseAttachment.case_id)
-        .where(CaseAttachment.id == attachment_id),
-        request.ctx.staff.user,
-    )
-    async with request.app.ctx.db.read() as session:
-        found = (await session.execute(statement)).one_or_none()
+    found = await photo_service.visible_photo(request.app.ctx.db, request.ctx.staff.user, attachment_id)
     if found is None:
         return not_visible(request, "照片")
     photo, case_number = found
@@ -187,10 +178,7 @@ async def _add_photos(request: Request, case_number: str) -> HTTPResponse:
     if not stored and not refusals:
         refusals.append("请先选择要上传的照片。")
     if stored:
-        async with request.app.ctx.db.write() as session:
-            for photo in stored:
-                session.add(CaseAttachment(case_id=case.id, uploaded_by=user.username, **vars(photo)))
-            audit.record(session, user.username, "case.photos", "case", case.case_number, count=len(stored))
+        await photo_service.record(request.app.ctx.db, case, stored, actor=user.username)
     return await _photos_page(request, case, saved=len(stored), refusals=refusals, status=422 if refusals else 200)
 
 
@@ -243,12 +231,11 @@ async def record_delivery(request: Request, case_number: str) -> HTTPResponse:
             request.app.ctx.db,
             request.app.ctx.catalog,
             case.case_number,
-            TransitionIn(to=CaseStatus.DELIVERED, reason=reason),
+            StatusChange(to=CaseStatus.DELIVERED, reason=reason),
             actor=user.username,
             today=request.app.ctx.clock().date(),
+            links=request.app.ctx.follow_links,
         )
-    except ValidationError:
-        return _delivery_page(request, case, values, "填写的内容太长，请精简后重试。", 422)
     except ApiError as refused:
         return _delivery_page(request, case, values, refused.message, refused.status)
     return redirect(f"/console/cases/{case.case_number}?done=已登记上门送达。", status=303)

@@ -17,15 +17,16 @@ from typing import Any
 
 from sanic import Blueprint, Request, Sanic, redirect
 from sanic.response import HTTPResponse
-from sqlalchemy import Select, select
 
 from backend import sms
 from backend.console.guard import staff_page
 from backend.console.render import not_visible, render
-from backend.identity import validate_phone
-from backend.models import Case, StaffRole, StaffUser, Visit, VisitFiling, VisitStatus
-from backend.services import audit
+from backend.id_checks import validate_phone
+from backend.models import StaffRole, Visit, VisitStatus
 from backend.services import cases as case_service
+from backend.services import staff_accounts
+from backend.services import visits as visit_service
+from backend.services.visits import NewVisit
 from backend.uploads import PhotoStore
 
 logger = logging.getLogger(__name__)
@@ -42,43 +43,17 @@ async def open_outlets(app: Sanic) -> None:
     app.ctx.photos = PhotoStore(app.ctx.settings.uploads_dir)
 
 
-def visits_of(user: StaffUser) -> Select:
-    """Visits ``user`` may see: their own; an admin's, all."""
-    statement = select(Visit)
-    return statement if user.role is StaffRole.ADMIN else statement.where(Visit.staff_username == user.username)
-
-
 async def visible_visit(request: Request, visit_id: int) -> Visit | None:
     """The visit, when the signed-in user may see it."""
-    async with request.app.ctx.db.read() as session:
-        statement = visits_of(request.ctx.staff.user).where(Visit.id == visit_id)
-        return (await session.execute(statement)).scalar_one_or_none()
-
-
-async def _filed_on(request: Request, visit_ids: list[int]) -> dict[int, list[Case]]:
-    """The cases filed on each visit."""
-    if not visit_ids:
-        return {}
-    statement = (
-        select(VisitFiling.visit_id, Case)
-        .join(Case, Case.case_number == VisitFiling.case_number)
-        .where(VisitFiling.visit_id.in_(visit_ids))
-        .order_by(Case.id)
-    )
-    found: dict[int, list[Case]] = {}
-    async with request.app.ctx.db.read() as session:
-        for visit_id, case in (await session.execute(statement)).unique():
-            found.setdefault(visit_id, []).append(case)
-    return found
+    return await visit_service.visible_visit(request.app.ctx.db, request.ctx.staff.user, visit_id)
 
 
 @visit_pages.get("/visits")
 @staff_page(*WORKERS)
 async def visit_list(request: Request) -> HTTPResponse:
     today = request.app.ctx.clock().date()
-    async with request.app.ctx.db.read() as session:
-        statement = visits_of(request.ctx.staff.user).where(Visit.day >= today - dt.timedelta(days=90))
-        visits = list((await session.execute(statement.order_by(Visit.day, Visit.id))).scalars())
+    db, since = request.app.ctx.db, today - dt.timedelta(days=90)
+    visits = await visit_service.visits_since(db, request.ctx.staff.user, since)
     live = [v for v in visits if v.status is not VisitStatus.CANCELLED]
     ended = [v for v in visits if v.status is VisitStatus.CANCELLED or (v.day < today and v.status is VisitStatus.DONE)]
     sections = [
@@ -87,7 +62,7 @@ async def visit_list(request: Request) -> HTTPResponse:
         ("逾期未走访", [v for v in live if v.day < today and v.status is VisitStatus.PLANNED]),
         ("已走访、已取消", sorted(ended, key=lambda v: (v.day, v.id), reverse=True)[:30]),
     ]
-    filed = await _filed_on(request, [v.id for v in visits])
+    filed = await visit_service.filed_on(db, [v.id for v in visits])
     return render(
         request, "visits.html", sections=sections, filed=filed, labels=VISIT_LABELS, done=done_message(request)
     )
@@ -98,17 +73,17 @@ def done_message(request: Request) -> str:
     return (request.args.get("done") or "")[:60]
 
 
-async def _social_workers(request: Request) -> list[str]:
-    async with request.app.ctx.db.read() as session:
-        statement = select(StaffUser.username).where(StaffUser.role == StaffRole.SOCIAL_WORKER, StaffUser.active)
-        return list((await session.execute(statement.order_by(StaffUser.username))).scalars())
-
-
 @visit_pages.get("/visits/new")
 @staff_page(*WORKERS)
 async def visit_form(request: Request) -> HTTPResponse:
     values = {"day": request.app.ctx.clock().date().isoformat(), "staff": request.ctx.staff.user.username}
-    return render(request, "visit_form.html", values=values, errors={}, workers=await _social_workers(request))
+    return render(
+        request,
+        "visit_form.html",
+        values=values,
+        errors={},
+        workers=await staff_accounts.social_workers(request.app.ctx.db),
+    )
 
 
 def _read_visit(form: Any, *, admin: bool, workers: list[str], me: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -138,26 +113,21 @@ def _read_visit(form: Any, *, admin: bool, workers: list[str], me: str) -> tuple
 @visit_pages.post("/visits")
 @staff_page(*WORKERS)
 async def add_visit(request: Request) -> HTTPResponse:
-    user, workers = request.ctx.staff.user, await _social_workers(request)
+    user, workers = request.ctx.staff.user, await staff_accounts.social_workers(request.app.ctx.db)
     values, errors = _read_visit(request.form, admin=user.role is StaffRole.ADMIN, workers=workers, me=user.username)
     if errors:
         return render(request, "visit_form.html", status=422, values=values, errors=errors, workers=workers)
-    async with request.app.ctx.db.write() as session:
-        visit = Visit(
-            staff_username=values["staff"],
-            resident_name=values["resident_name"],
-            phone=values["phone"] or None,
-            community=values["community"] or None,
-            address=values["address"],
-            day=dt.date.fromisoformat(values["day"]),
-            note=values["note"] or None,
-            status=VisitStatus.PLANNED,
-            created_by=user.username,
-        )
-        session.add(visit)
-        await session.flush()
-        audit.record(session, user.username, "visit.create", "visit", visit.id, staff=visit.staff_username)
-    return redirect(f"/console/visits/{visit.id}?done=已添加走访。", status=303)
+    visit = NewVisit(
+        staff_username=values["staff"],
+        resident_name=values["resident_name"],
+        address=values["address"],
+        day=dt.date.fromisoformat(values["day"]),
+        phone=values["phone"] or None,
+        community=values["community"] or None,
+        note=values["note"] or None,
+    )
+    visit_id = await visit_service.plan(request.app.ctx.db, visit, actor=user.username)
+    return redirect(f"/console/visits/{visit_id}?done=已添加走访。", status=303)
 
 
 @visit_pages.get("/visits/<visit_id:int>")
@@ -166,7 +136,7 @@ async def visit_page(request: Request, visit_id: int) -> HTTPResponse:
     visit = await visible_visit(request, visit_id)
     if visit is None:
         return not_visible(request, "走访")
-    filed = (await _filed_on(request, [visit.id])).get(visit.id, [])
+    filed = (await visit_service.filed_on(request.app.ctx.db, [visit.id])).get(visit.id, [])
     catalog = request.app.ctx.catalog
     names = {case.case_number: case_service.item_name(catalog, case.item_id) for case in filed}
     return render(
@@ -180,15 +150,6 @@ async def visit_status(request: Request, visit_id: int) -> HTTPResponse:
     target = request.form.get("to", "")
     if target not in VisitStatus.__members__.values() or await visible_visit(request, visit_id) is None:
         return not_visible(request, "走访")
-    async with request.app.ctx.db.write() as session:
-        visit = await session.get(Visit, visit_id)
-        previous, visit.status = visit.status, VisitStatus(target)
-        audit.record(
-            session,
-            request.ctx.staff.user.username,
-            "visit.status",
-            "visit",
-            visit_id,
-            **{"from": previous.value, "to": target},
-        )
+    actor = request.ctx.staff.user.username
+    await visit_service.set_status(request.app.ctx.db, visit_id, VisitStatus(target), actor=actor)
     return redirect(f"/console/visits/{visit_id}?done=已改为“{VISIT_LABELS[VisitStatus(target)]}”。", status=303)

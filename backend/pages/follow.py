@@ -11,8 +11,6 @@ and answers by the one rule of backend.services.case_access (the same answer for
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import html as html_text
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from backend.services import cases as case_service
 from backend.services import queue as queue_service
 from backend.services.cases import item_name
 from security.tokens import create_secret_file
+from vocabulary.follow_urls import case_signature_valid
 
 follow_pages = Blueprint("follow_pages", url_prefix="/follow")
 REFRESH_S = 20
@@ -43,15 +42,6 @@ def follow_secret(configured: str, folder: Path) -> bytes:
         return configured.encode()
     # Made atomically (0600 from the start): two workers starting at once agree on one secret.
     return create_secret_file(folder / "follow-secret").encode()
-
-
-def case_signature(secret: bytes, case_number: str) -> str:
-    return hmac.new(secret, case_number.encode(), hashlib.sha256).hexdigest()[:20]
-
-
-def case_path(secret: bytes, case_number: str) -> str:
-    """The signed path of a case's page (the QR code on the 受理回执 leads here)."""
-    return f"/follow/case/{case_number}?k={case_signature(secret, case_number)}"
 
 
 @follow_pages.get("/ticket/<day:str>/<number:str>")
@@ -88,8 +78,7 @@ async def case_page(request: Request, case_number: str):
     given = request.args.get("k", "")
     if not given:
         return _case_form(case_number)
-    expected = case_signature(request.app.ctx.follow_secret, case_number)
-    if not hmac.compare_digest(given, expected):
+    if not case_signature_valid(request.app.ctx.follow_secret, case_number, given):
         return _case_form(case_number, problem="链接无效。", status=404)
     try:
         case = await case_service.get_case(request.app.ctx.db, case_number)

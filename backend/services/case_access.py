@@ -28,7 +28,9 @@ from sqlalchemy import select
 from backend.db import Database
 from backend.errors import ApiError, not_found
 from backend.models import Case, Counter
-from backend.services.counters import next_value
+from backend.services.sequences import next_value
+from vocabulary.case_numbers import is_case_number
+from vocabulary.phones import is_mobile_number
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +38,6 @@ MAX_WRONG_CODES = 5
 """Wrong codes for one case in one day before its lookups are refused for the rest of that day."""
 RECEIPT_CODE_DIGITS = 6
 PHONE_DIGITS = 4
-CASE_NUMBER = re.compile(r"JJ-\d{8}-\d{4,}")
-"""A case number as the backend issues them (``JJ-<day>-<sequence>``)."""
-_MOBILE = re.compile(r"1[3-9]\d{9}")
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def proof_from_code(code: str | None, *, wechat_openid: str | None = None) -> Pr
         return Proof(wechat_openid=wechat_openid)
     if len(digits) == PHONE_DIGITS and digits.isdigit():
         return Proof(phone_last4=digits, wechat_openid=wechat_openid)
-    if _MOBILE.fullmatch(digits):
+    if is_mobile_number(digits):
         return Proof(phone_last4=digits[-PHONE_DIGITS:], wechat_openid=wechat_openid)
     return Proof(receipt_code=digits[:16], wechat_openid=wechat_openid)
 
@@ -105,7 +104,7 @@ def _code_matches(case: Case, proof: Proof, secret: bytes) -> bool:
 async def owned_case(db: Database, case_number: str, proof: Proof, *, secret: bytes, today: dt.date) -> Case:
     """The case when ``proof`` shows the caller owns it, else ``no_such_case()`` (whatever the reason)."""
     number = case_number.strip().upper()
-    if not CASE_NUMBER.fullmatch(number) or not (proof.has_code or proof.wechat_openid):
+    if not is_case_number(number) or not (proof.has_code or proof.wechat_openid):
         raise no_such_case()
     counter = _failures_counter(number, today)
     async with db.read() as session:

@@ -14,24 +14,28 @@ import json
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.api.schemas import CaseCreate, TransitionIn
+from backend.case_status import REASON_REQUIRED, CaseStatus, IllegalTransition, check_transition
 from backend.catalog.checklist import ChecklistEntry, Need, UnknownMaterial, build_checklist
 from backend.catalog.eligibility import check_eligibility
 from backend.catalog.schema import Catalog, Item
 from backend.db import Database
 from backend.errors import conflict, invalid, not_found
-from backend.identity import mask_id_number, mask_phone
 from backend.models import Case, CaseMaterial, Channel, Resident, utcnow
-from backend.services import audit, case_notices
-from backend.services.counters import next_value
-from backend.status import REASON_REQUIRED, CaseStatus, IllegalTransition, check_transition
+from backend.notices import case_changes
+from backend.services import audit
+from backend.services.documents import FollowLinks
+from backend.services.sequences import next_value
 from backend.workdays import add_working_days
+from vocabulary.case_numbers import format_case_number
+from vocabulary.masking import mask_id_number, mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,60 @@ withdrawal stay possible)."""
 CONSENT_PENDING = (
     "这是代办的申请，居民本人还没有确认同意代办。请先在窗口核实居民本人同意并点“确认居民同意代办”，再受理。"
 )
+
+
+MAX_REASON_LENGTH = 500
+"""The longest reason a status change may carry (it is printed on notices and sent on WeChat)."""
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ResidentDetails(_Command):
+    """The resident a case is for; the ID number and phone already checked (``backend.id_checks``)."""
+
+    id_number: str
+    name: str
+    phone: str | None = None
+    community: str | None = None
+
+
+class ProxyDetails(_Command):
+    """Who files on the resident's behalf (代办) and how the resident consented (`PENDING`: not witnessed yet)."""
+
+    name: str
+    id_number: str | None = None
+    phone: str | None = None
+    staff_username: str | None = None
+    """Set when the proxy is one of the centre's social workers."""
+    consent: Literal["in_person", "sms_code", "signature", "pending"]
+
+
+class NewCase(_Command):
+    """A case to file. A pydantic model (frozen) because its JSON form is kept: its fingerprint makes a repeated
+    idempotency key safe, and a social worker's filing waits as this JSON for the resident's consent code."""
+
+    item_id: str
+    resident: ResidentDetails
+    channel: Channel
+    materials_received: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()
+    """Catalog condition ids that hold; they add conditional materials."""
+    answers: dict[str, bool] = {}
+    """Answers to the item's residence questions, keyed by requirement."""
+    proxy: ProxyDetails | None = None
+    wechat_openid: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """Move a case to ``to``; ``received`` and ``missing`` mark materials (for 待补正 the whole missing list)."""
+
+    to: CaseStatus
+    reason: str | None = None
+    received: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,12 +126,12 @@ def item_name(catalog: Catalog, item_id: str) -> str:
     return next((item.name for item in catalog.items if item.id == item_id), item_id)
 
 
-def _fingerprint(request: CaseCreate) -> str:
+def _fingerprint(request: NewCase) -> str:
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _upsert_resident(session: AsyncSession, request: CaseCreate) -> int:
+async def _upsert_resident(session: AsyncSession, request: NewCase) -> int:
     """Insert or refresh the resident in one statement (safe when two filings race)."""
     data = request.resident
     values = {"id_number": data.id_number, "name": data.name, "phone": data.phone, "community": data.community}
@@ -104,7 +162,7 @@ def personal_checklist(
         ) from None
 
 
-def _case_materials(catalog: Catalog, item: Item, request: CaseCreate) -> list[CaseMaterial]:
+def _case_materials(catalog: Catalog, item: Item, request: NewCase) -> list[CaseMaterial]:
     conditions = set(request.conditions)
     if request.channel is Channel.PROXY or request.proxy is not None:
         conditions.add("proxy")
@@ -127,7 +185,7 @@ async def _existing_for_key(session: AsyncSession, key: str, fingerprint: str) -
 async def create_case(
     db: Database,
     catalog: Catalog,
-    request: CaseCreate,
+    request: NewCase,
     *,
     actor: str,
     today: dt.date,
@@ -157,7 +215,7 @@ async def create_case(
             deadline = add_working_days(today, item.processing.working_days) if not item.immediate else None
             proxy = request.proxy
             case = Case(
-                case_number=f"JJ-{today:%Y%m%d}-{seq:04d}",
+                case_number=format_case_number(today, seq),
                 item_id=item.id,
                 department=item.department.value,
                 resident_id=resident_id,
@@ -233,13 +291,15 @@ async def transition_case(
     db: Database,
     catalog: Catalog,
     case_number: str,
-    change: TransitionIn,
+    change: StatusChange,
     *,
     actor: str,
     today: dt.date,
+    links: FollowLinks,
 ) -> Case:
     """Apply one status change (with material updates); illegal changes are refused with 409.
-    The notices the change calls for (WeChat, printed at the window) are written in the same transaction."""
+    The notices the change calls for (WeChat, printed at the window, their QR codes leading under ``links``) are
+    written in the same transaction."""
     async with db.write() as session:
         statement = select(Case).where(Case.case_number == case_number).with_for_update(of=Case)
         case = (await session.execute(statement)).unique().scalar_one_or_none()
@@ -256,6 +316,8 @@ async def transition_case(
             ) from None
         if change.to in NEEDS_CONSENT and case.consent == PENDING:
             raise conflict("consent_pending", CONSENT_PENDING, details={"consent": PENDING})
+        if change.reason is not None and len(change.reason) > MAX_REASON_LENGTH:
+            raise invalid("reason_too_long", f"原因最多 {MAX_REASON_LENGTH} 个字。", field="reason")
         if change.to in REASON_REQUIRED and not change.reason:
             raise invalid("reason_required", f"“{change.to.label}”需要写明原因。", field="reason")
         _set_materials(case, change.received, Need.RECEIVED)
@@ -289,8 +351,13 @@ async def transition_case(
                 "missing": list(change.missing),
             },
         )
-        await case_notices.case_changed(
-            session, case, item_name=item_name(catalog, case.item_id), missing=missing_names(case), today=today
+        await case_changes.write_notices(
+            session,
+            case,
+            item_name=item_name(catalog, case.item_id),
+            missing=missing_names(case),
+            today=today,
+            links=links,
         )
     return await get_case(db, case_number)
 

@@ -9,8 +9,10 @@ its ``generation``. Invariants:
   active;
 - revoking makes the credential fail at once; adding the counter again moves it to the next generation, so a
   credential copied before the revocation never works again;
-- the counter's own machine (the microphone side, `voice.kiosk_client`) reads its credential from
-  ``JIUJIN_COUNTER_KEY`` or ``<secrets>/counters/<name>.key`` (0600), which ``kiosk add`` writes and ``kiosk revoke``
+- the counter service asks the backend whose credential a request carries (``POST /api/v1/counters/authenticate``,
+  `backend.api.counters`), so a revocation holds from the counter's next request;
+- the counter's own machine (the microphone side) reads its credential from ``JIUJIN_COUNTER_KEY`` or
+  ``<secrets>/counters/<name>.key`` (0600, `security.counter_keys`), which ``kiosk add`` writes and ``kiosk revoke``
   removes; never from a command line.
 """
 
@@ -30,15 +32,13 @@ from sqlalchemy import select
 from backend.db import Database
 from backend.models import CounterDevice, utcnow
 from backend.services import audit
+from security.counter_keys import counter_key_path, write_counter_key
 from security.tokens import create_secret_file, secrets_dir
-from voice.kiosk_client import counter_key_path, write_counter_key
 
 log = logging.getLogger(__name__)
 
 COUNTER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 """A counter's name: lower-case letters, digits and hyphens (``counter-1``); it appears in its credential."""
-HEADER = "X-Counter-Key"
-"""The request header that carries a counter's credential (the screen reads it from its URL's fragment)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ async def add(db: Database, secret: bytes, name: str, *, actor: str = "cli") -> 
 
 async def revoke(db: Database, name: str, *, actor: str = "cli") -> bool:
     """Revoke counter ``name`` at once: its screen and microphone are refused from their next request (a stream
-    within `backend.pages.kiosk.RECHECK_S`). False when there was no active counter of that name."""
+    within `counter.kiosk.RECHECK_S`). False when there was no active counter of that name."""
     async with db.write() as session:
         device = await session.get(CounterDevice, name)
         if device is None or not device.active:

@@ -1,4 +1,8 @@
-"""The print spool: jobs wait here until a printer worker claims, prints and confirms them.
+"""The print spool: complete documents wait here until a printer worker claims, prints and confirms them.
+
+`spool` adds a job in the caller's transaction (a counter ticket taken, a case's status changed): the job holds its
+whole document (`printing.documents`), so the worker renders and prints it without asking anything else.
+`create_job` is the same for staff asking for a copy through the API.
 
 A claim is a lease: a job claimed by a worker that then died before sending anything to the printer is
 claimable again after ``print_lease_seconds``, so nothing is lost. Once the worker marks a job sent, the printer
@@ -6,48 +10,112 @@ may have printed it: if the worker then dies unconfirmed, the job is not printed
 staff to check the printer (``needs_check``), and is reprinted (back to the queue) or confirmed by them. So a
 job is never lost and never printed twice; a confirmation that arrives twice changes nothing.
 
-A queue ticket's QR code is made when its job is first claimed (`attach_follow_code`) and kept in the payload
-(``follow_qr``, ``follow_qr_kind``), so every reprint prints the same code.
+A counter ticket is spooled with its page as its QR code. Its first claim asks WeChat for the code that follows it
+there (`attach_wechat_code`, outside any transaction and within a bounded time, so neither taking a number nor the
+queue's lock waits for WeChat) and keeps it in the document, so every reprint prints the same code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.api.schemas import PrintJobCreate, PrintJobUpdate
+from backend.catalog.schema import Catalog
 from backend.db import Database
-from backend.errors import conflict, not_found
+from backend.errors import conflict, invalid, not_found
 from backend.models import Case, PrintJob, PrintJobStatus, as_utc, utcnow
-from backend.services import audit
-from wechat.scenes import TICKET_NUMBER
+from backend.services import audit, documents
+from backend.services.documents import FollowLinks
+from printing.documents import CASE_KINDS, PAGE_QR, WECHAT_QR, Document, QueueTicket, document_json, parse_document
 
 if TYPE_CHECKING:
     from backend.follow_codes import FollowCodes
+
+logger = logging.getLogger(__name__)
 
 FINAL = frozenset({PrintJobStatus.PRINTED, PrintJobStatus.CANCELLED})
 MAX_JOB_ID = 2**31 - 1
 """Largest id the INTEGER column holds; a larger one in a URL names no job (and would overflow SQLite's driver)."""
 
 
-async def create_job(db: Database, request: PrintJobCreate, *, actor: str) -> PrintJob:
-    """Spool a job."""
+@dataclass(frozen=True)
+class PrintRequest:
+    """Staff ask for a ``kind`` document on ``printer``: about ``case_number`` as the case is now, or exactly
+    ``document`` (complete, of the same kind)."""
+
+    kind: str
+    printer: str
+    case_number: str | None = None
+    document: Document | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker or staff report: printed, back to the queue (with the error), or cancelled."""
+
+    status: PrintJobStatus
+    error: str | None = None
+
+
+async def spool(
+    session: AsyncSession,
+    document: Document,
+    *,
+    printer: str,
+    case_number: str | None = None,
+    ticket_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> int | None:
+    """Queue ``document`` on ``printer`` in the caller's transaction; its job's id, or None when a job with
+    ``dedupe_key`` (naming the event the document reports) exists already. One ``INSERT … ON CONFLICT DO NOTHING``,
+    so two racing transactions write one."""
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(PrintJob).values(
+        kind=document.kind,
+        printer=printer,
+        status=PrintJobStatus.QUEUED,
+        document=document_json(document),
+        case_number=case_number,
+        ticket_id=ticket_id,
+        dedupe_key=dedupe_key,
+        attempts=0,
+        created_at=utcnow(),
+    )
+    statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(PrintJob.id)
+    job_id = (await session.execute(statement)).scalar_one_or_none()
+    if job_id is not None:
+        logger.info("spooled job %d, a %s on the %s printer", job_id, document.kind, printer)
+    return job_id
+
+
+async def create_job(
+    db: Database, request: PrintRequest, *, actor: str, catalog: Catalog, links: FollowLinks, now: dt.datetime
+) -> PrintJob:
+    """Spool what staff asked for: a case's document made from the case as it is now, or the given document."""
     async with db.write() as session:
+        document = request.document
         if request.case_number is not None:  # "" too: it names no case (and would break the foreign key)
-            found = await session.execute(select(Case.id).where(Case.case_number == request.case_number))
-            if found.scalar_one_or_none() is None:
+            found = await session.execute(select(Case).where(Case.case_number == request.case_number))
+            case = found.unique().scalar_one_or_none()
+            if case is None:
                 raise not_found("unknown_case", f"没有找到办件编号为 {request.case_number} 的办件。")
-        job = PrintJob(
-            kind=request.kind,
-            printer=request.printer,
-            status=PrintJobStatus.QUEUED,
-            payload=request.payload,
-            case_number=request.case_number,
-        )
-        session.add(job)
-        await session.flush()
+            if document is None and request.kind in CASE_KINDS:
+                names = {item.id: item.name for item in catalog.items}
+                item_name = names.get(case.item_id, case.item_id)
+                document = documents.for_case(request.kind, case, item_name=item_name, links=links, now=now)
+        if document is None:
+            raise invalid("document_required", "请提供要打印的内容（document），或办件编号。", field="document")
+        if document.kind != request.kind:
+            raise invalid("document_kind", f"打印内容的种类是 {document.kind}，不是 {request.kind}。", field="document")
+        job_id = await spool(session, document, printer=request.printer, case_number=request.case_number)
+        job = await session.get(PrintJob, job_id)
+        assert job is not None  # without a dedupe key the insert always adds
         audit.record(session, actor, "print.create", "print_job", job.id, kind=job.kind, printer=job.printer)
     return job
 
@@ -98,34 +166,32 @@ async def claim_next(db: Database, printer: str, *, lease_seconds: int) -> Print
     return job
 
 
-def _ticket_of(job: PrintJob) -> tuple[dt.date, str] | None:
-    """(service day, number) of a ticket job still without a QR code; None for other jobs, and for a ticket job
-    staff spooled with a payload that names no ticket (it prints without a code of ours)."""
-    payload = job.payload or {}
-    if job.kind != "ticket" or payload.get("follow_qr"):
-        return None
-    number, day = payload.get("number"), payload.get("service_day")
-    if not isinstance(number, str) or not TICKET_NUMBER.fullmatch(number) or not isinstance(day, str):
+def _awaiting_wechat(job: PrintJob) -> QueueTicket | None:
+    """The ticket of a job at its first claim, still showing its page; None for any other job."""
+    if job.kind != "ticket" or job.attempts != 1 or (job.document or {}).get("qr_kind") != PAGE_QR:
         return None
     try:
-        return dt.date.fromisoformat(day), number
-    except ValueError:
+        document = parse_document(job.document)
+    except ValueError:  # pydantic's ValidationError: the worker cancels it with the reason
         return None
+    return document if isinstance(document, QueueTicket) else None
 
 
-async def attach_follow_code(db: Database, job: PrintJob, codes: FollowCodes, *, now: dt.datetime) -> PrintJob:
-    """A claimed ticket job with its QR code: made the first time (WeChat is asked outside any transaction), then
-    kept in the payload. Other jobs, and tickets that have their code, come back as they are."""
-    ticket = _ticket_of(job)
+async def attach_wechat_code(db: Database, job: PrintJob, codes: FollowCodes, *, now: dt.datetime) -> PrintJob:
+    """A ticket's job at its first claim with WeChat's code in place of its page, when WeChat makes one (asked
+    outside any transaction); kept, so reprints print the same code. Other jobs come back as they are."""
+    ticket = _awaiting_wechat(job)
     if ticket is None:
         return job
-    code = await codes.for_ticket(*ticket, now=now, job_id=job.id)
+    code = await codes.for_ticket(ticket.service_day, ticket.number, now=now, job_id=job.id)
+    if code.kind != WECHAT_QR:
+        return job
     async with db.write() as session:
         stored = await session.get(PrintJob, job.id, with_for_update=True)
-        if stored is None:
-            return job
-        if not (stored.payload or {}).get("follow_qr"):  # a new dict: the JSON column does not track changes inside
-            stored.payload = {**(stored.payload or {}), "follow_qr": code.url, "follow_qr_kind": code.kind}
+        if stored is None or stored.document.get("qr_kind") != PAGE_QR:
+            return stored or job
+        # A new dict: the JSON column does not track changes inside it.
+        stored.document = document_json(ticket.model_copy(update={"qr": code.url, "qr_kind": WECHAT_QR}))
     return stored
 
 
@@ -150,7 +216,7 @@ def needs_check(job: PrintJob, *, lease_seconds: int) -> bool:
     return as_utc(job.claimed_at) < utcnow() - dt.timedelta(seconds=lease_seconds)
 
 
-async def update_job(db: Database, job_id: int, update: PrintJobUpdate, *, actor: str) -> PrintJob:
+async def update_job(db: Database, job_id: int, update: Outcome, *, actor: str) -> PrintJob:
     """Record an outcome: printed, back to the queue after a failure (with the error), or cancelled."""
     async with db.write() as session:
         job = await session.get(PrintJob, job_id, with_for_update=True) if 0 < job_id <= MAX_JOB_ID else None

@@ -18,36 +18,58 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.api.schemas import TicketCreate
 from backend.db import Database, violates_unique
 from backend.errors import ApiError, conflict, not_found
 from backend.models import (
     Channel,
     HallEvent,
-    PrintJob,
-    PrintJobStatus,
     QueueTicket,
     ServiceWindow,
     TicketCategory,
     TicketStatus,
     utcnow,
 )
-from backend.services import audit, notifications
-from backend.services.counters import next_value
+from backend.notices import outbox
+from backend.services import audit, documents, print_jobs
+from backend.services.documents import FollowLinks
+from backend.services.sequences import next_value
+from vocabulary.id_numbers import age_on
+from vocabulary.tickets import NEAR_AHEAD, category_for, format_ticket_number, priority_reason
 
 logger = logging.getLogger(__name__)
 
+TICKET_PRINTER = "ticket"
+"""The counter's ticket printer, where a number taken there comes out."""
 DEFAULT_SERVICE_MINUTES = 6.0
 """Minutes per resident assumed before today has enough served tickets to measure."""
 RECENT_SERVED = 20
 """The estimated wait averages the service time of this many recently served tickets."""
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """A number to take: its category and channel, who takes it, and for which department's business."""
+
+    category: TicketCategory = TicketCategory.GENERAL
+    channel: Channel = Channel.COUNTER
+    wechat_openid: str | None = None
+    """The follower told on WeChat when their turn is near."""
+    department: str | None = None
+    """Windows serving this department call the ticket first (any window may serve it)."""
+    sender: str | None = None
+    """The resident's conversation (channel and sender id) when the action server takes the number: capped
+    (`TicketCaps`). The number machine and staff send none."""
+    id_number: str | None = None
+    """The resident's (valid) ID number when the caller knows it: read for the category only, never kept."""
+    priority_reason: str | None = None
+    """A reason the resident stated for the 绿色通道 (one of `vocabulary.tickets.PRIORITY_REASONS`)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +104,8 @@ class Taken:
 
     placed: Placed
     created: bool
+    priority_reason: str | None = None
+    """Why the ticket is 绿色通道 (`vocabulary.tickets.priority_reason`): BY_AGE or the reason the resident stated."""
 
 
 def _event(session: AsyncSession, today: dt.date, kind: str, number: str | None, window: int | None) -> None:
@@ -162,14 +186,14 @@ async def _ticket_with_ahead(session: AsyncSession, today: dt.date, ahead: int) 
     return None
 
 
-async def _ticket_for_key(session: AsyncSession, key: str, request: TicketCreate) -> QueueTicket | None:
+async def _ticket_for_key(session: AsyncSession, key: str, request: NewTicket) -> QueueTicket | None:
     """The ticket taken earlier with this Idempotency-Key, if any; 409 if that was a request for another kind of
     ticket (the key was reused, not retried). The OpenID is not compared: a follower may link a ticket later."""
     ticket = (await session.execute(select(QueueTicket).where(QueueTicket.idempotency_key == key))).scalar_one_or_none()
     if ticket is not None and (ticket.category, ticket.channel, ticket.department) != (
         request.category,
         request.channel,
-        request.department.value if request.department else None,
+        request.department,
     ):
         raise conflict("idempotency_key_reused", "这个请求编号已用于另一次取号，请勿重复使用。")
     return ticket
@@ -183,20 +207,23 @@ async def _placed(session: AsyncSession, ticket: QueueTicket, today: dt.date, op
 
 async def take_ticket(
     db: Database,
-    request: TicketCreate,
+    request: NewTicket,
     *,
     actor: str,
     today: dt.date,
     idempotency_key: str | None,
     window_count: int = 1,
     caps: TicketCaps | None = None,
+    links: FollowLinks,
 ) -> Taken:
-    """Issue the next number of the day in the category; a counter ticket is also spooled for printing. A request
+    """Issue the next number of the day in the category; a counter ticket is also spooled for printing (its QR code
+    leading under ``links``). A request
     repeated with the same ``idempotency_key`` gets the ticket the first one took, also while the first still runs.
     With ``caps`` and the request's sender, a sender over a cap is refused with 429 (``ticket_waiting`` naming the
-    waiting number, or ``ticket_daily_limit``)."""
+    waiting number, or ``ticket_daily_limit``). The category is the hall's rule's (`with_category`)."""
+    request, reason = with_category(request, today)
     try:
-        return await _take(
+        taken = await _take(
             db,
             request,
             actor=actor,
@@ -204,7 +231,9 @@ async def take_ticket(
             idempotency_key=idempotency_key,
             window_count=window_count,
             caps=caps,
+            links=links,
         )
+        return replace(taken, priority_reason=reason)
     except IntegrityError as error:
         if not idempotency_key or not violates_unique(error, QueueTicket.__table__.c.idempotency_key):
             raise
@@ -216,7 +245,17 @@ async def take_ticket(
                 raise
             placed = await _placed(session, existing, today, await _open_windows(session, window_count))
         logger.info("ticket %s: taken by a concurrent request with the same Idempotency-Key", existing.number)
-        return Taken(placed, created=False)
+        return Taken(placed, created=False, priority_reason=reason)
+
+
+def with_category(request: NewTicket, today: dt.date) -> tuple[NewTicket, str | None]:
+    """The request with the category the hall's rule gives it (`vocabulary.tickets.category_for`: 绿色通道 when asked
+    for, for a stated reason, or for a resident of PRIORITY_AGE or over on ``today``) and without the ID number, and
+    why it is 绿色通道 (None: asked for outright, or 综合)."""
+    age = age_on(request.id_number, today) if request.id_number else None
+    reason = priority_reason(age=age, stated=request.priority_reason)
+    category = TicketCategory(category_for(requested=request.category.value, reason=reason))
+    return replace(request, category=category, id_number=None), reason
 
 
 async def _check_caps(session: AsyncSession, today: dt.date, sender: str, caps: TicketCaps) -> None:
@@ -248,13 +287,14 @@ async def _check_caps(session: AsyncSession, today: dt.date, sender: str, caps: 
 
 async def _take(
     db: Database,
-    request: TicketCreate,
+    request: NewTicket,
     *,
     actor: str,
     today: dt.date,
     idempotency_key: str | None,
     window_count: int,
     caps: TicketCaps | None,
+    links: FollowLinks,
 ) -> Taken:
     """One attempt, in one transaction: the ticket of the key if it has one, else a new number (within the caps)."""
     sender = sender_hash(request.sender) if request.sender else None
@@ -271,29 +311,20 @@ async def _take(
             service_day=today,
             category=request.category,
             seq=seq,
-            number=f"{request.category.value}{seq:03d}",
+            number=format_ticket_number(request.category.value, seq),
             channel=request.channel,
             status=TicketStatus.WAITING,
             wechat_openid=request.wechat_openid,
             sender_hash=sender,
-            department=request.department.value if request.department else None,
+            department=request.department,
             idempotency_key=idempotency_key,
         )
         session.add(ticket)
         await session.flush()
         ahead = await _ahead(session, ticket)
         if request.channel is Channel.COUNTER:
-            payload = {
-                "number": ticket.number,
-                "category": ticket.category.value,
-                "ahead": ahead,
-                "service_day": today.isoformat(),
-            }
-            session.add(
-                PrintJob(
-                    kind="ticket", printer="ticket", status=PrintJobStatus.QUEUED, payload=payload, ticket_id=ticket.id
-                )
-            )
+            printed = documents.ticket(ticket.number, ticket.category.value, ahead, today, links=links, now=utcnow())
+            await print_jobs.spool(session, printed, printer=TICKET_PRINTER, ticket_id=ticket.id)
         audit.record(session, actor, "queue.take", "ticket", ticket.number, channel=request.channel.value)
         _event(session, today, "taken", ticket.number, None)
         wait = await _estimated_wait(session, today, ahead, open_windows)
@@ -350,9 +381,9 @@ async def call_next(
             ticket.assigned_window, ticket.call_key = None, idempotency_key
             audit.record(session, actor, "queue.call", "ticket", ticket.number, window=window)
             _event(session, today, "called", ticket.number, window)
-            near = await _ticket_with_ahead(session, today, notifications.NEAR_AHEAD)
+            near = await _ticket_with_ahead(session, today, NEAR_AHEAD)
             if near is not None:
-                await notifications.ticket_near(session, near, notifications.NEAR_AHEAD)
+                await outbox.ticket_near(session, near, NEAR_AHEAD)
             return ticket
     raise not_found("queue_empty", "现在没有人在等候。")
 
@@ -498,6 +529,12 @@ async def find_ticket(db: Database, number: str, day: dt.date, window_count: int
         ahead = await _ahead(session, ticket)
         wait = await _estimated_wait(session, day, ahead, await _open_windows(session, window_count))
         return Placed(ticket, ahead, wait if ticket.status is TicketStatus.WAITING else None)
+
+
+async def window_states(db: Database) -> dict[int, ServiceWindow]:
+    """The windows whose state was ever set (paused or resumed), by number."""
+    async with db.read() as session:
+        return {state.number: state for state in (await session.execute(select(ServiceWindow))).scalars()}
 
 
 async def hall_status(db: Database, today: dt.date, window_count: int) -> tuple[dict[str, int], dict[int, str]]:

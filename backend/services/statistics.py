@@ -27,9 +27,9 @@ from sqlalchemy import Date, Float, Select, case, cast, extract, false, func, li
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from backend.case_status import CaseStatus
 from backend.db import Database
 from backend.models import Case, Channel, QueueTicket, TicketCategory, TicketStatus
-from backend.status import CaseStatus
 
 CENTRE_ZONE = ZoneInfo("Asia/Shanghai")
 PERCENTILE = 90
@@ -376,5 +376,5 @@ async def report(db: Database, period: Period, *, today: dt.date) -> Report:
     )
 
 
-CHANNEL_LABELS = {Channel.WECHAT: "微信", Channel.COUNTER: "窗口", Channel.PROXY: "代办"}
+CHANNEL_LABELS = {Channel.WECHAT: "微信", Channel.CHAT: "在线对话", Channel.COUNTER: "窗口", Channel.PROXY: "代办"}
 CATEGORY_LABELS = {TicketCategory.GENERAL: "综合窗口(A)", TicketCategory.PRIORITY: "绿色通道(V)"}

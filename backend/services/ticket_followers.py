@@ -1,9 +1,9 @@
 """A WeChat follower links a queue ticket to themselves by scanning its QR code, so the "3 people ahead" notice
-(`backend.services.notifications.ticket_near`) reaches them, as it reaches those who took their number on WeChat.
+(`backend.notices.outbox.ticket_near`) reaches them, as it reaches those who took their number on WeChat.
 
 Invariants:
 
-- Only a scene the backend signed links anything (`wechat.scenes`): a typed ``/follow_ticket{…}`` with a guessed or
+- Only a scene the backend signed links anything (`vocabulary.scenes`): a typed ``/follow_ticket{…}`` with a guessed or
   altered ticket is refused before the ticket is even looked up, so a refusal tells nothing about which numbers
   were issued.
 - A ticket has one follower and keeps them: the first scanner (or whoever took the number on WeChat) is never
@@ -22,8 +22,8 @@ from backend.errors import ApiError, conflict, not_found
 from backend.models import QueueTicket, TicketStatus
 from backend.services import audit
 from backend.services.queue import Placed, find_ticket
-from wechat.openids import mask_openid
-from wechat.scenes import signature_valid
+from vocabulary.masking import mask_openid
+from vocabulary.scenes import signature_valid
 
 INVALID_SCENE = "这个二维码无效，请扫描号票上的二维码；如有疑问，请到咨询台询问。"
 

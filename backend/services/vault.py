@@ -28,7 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from backend.db import Database
 from backend.models import VaultEntry, as_utc
-from security.resident_text import masked_form
+from vocabulary.masking import masked_form
 
 TTL = dt.timedelta(hours=2)
 """How long a deposited number stays: a filing conversation, with its pauses, takes far less."""

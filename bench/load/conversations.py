@@ -15,7 +15,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from backend.testing import resident_id_number
+from harness.ids import resident_id_number
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN_NAMES = ("秀英", "建国", "伟", "芳", "静", "丽华", "志明", "红梅", "晓东", "玉兰", "建华", "国强", "桂英", "峰")

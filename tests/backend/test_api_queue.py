@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.api.schemas import TicketCreate
 from backend.catalog.schema import Catalog
 from backend.db import violates_unique
 from backend.models import Channel, QueueTicket, TicketCategory, TicketStatus
 from backend.services import queue as queue_service
+from backend.services.queue import NewTicket
 from tests.conftest import Api, Response, make_app, running
 
 TICKETS = "/api/v1/queue/tickets"
@@ -51,7 +51,7 @@ async def test_counter_tickets_are_spooled_for_the_ticket_printer(api: Api) -> N
     await take(api, channel="counter")
     await take(api, channel="wechat")
     jobs = (await api.get("/api/v1/print-jobs", params={"printer": "ticket"})).json
-    assert len(jobs) == 1 and jobs[0]["kind"] == "ticket" and jobs[0]["payload"]["number"] == "A001"
+    assert len(jobs) == 1 and jobs[0]["kind"] == "ticket" and jobs[0]["document"]["number"] == "A001"
 
 
 async def test_priority_first_but_general_never_starves(api: Api) -> None:
@@ -159,7 +159,7 @@ async def test_two_concurrent_takes_with_one_key_take_one_ticket(api: Api, monke
     look_up = queue_service._ticket_for_key
     missed, both_looked = 0, asyncio.Event()
 
-    async def look_up_then_wait(session: AsyncSession, key: str, request: TicketCreate) -> QueueTicket | None:
+    async def look_up_then_wait(session: AsyncSession, key: str, request: NewTicket) -> QueueTicket | None:
         nonlocal missed
         found = await look_up(session, key, request)
         if found is None:
@@ -190,7 +190,7 @@ async def test_a_key_committed_between_look_up_and_insert_answers_with_that_tick
     look_up = queue_service._ticket_for_key
     stale = [None]
 
-    async def stale_once(session: AsyncSession, key: str, request: TicketCreate) -> QueueTicket | None:
+    async def stale_once(session: AsyncSession, key: str, request: NewTicket) -> QueueTicket | None:
         return stale.pop() if stale else await look_up(session, key, request)
 
     monkeypatch.setattr(queue_service, "_ticket_for_key", stale_once)

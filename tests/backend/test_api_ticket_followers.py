@@ -14,7 +14,7 @@ from sqlalchemy import select
 from backend.catalog.schema import Catalog
 from backend.models import AuditEntry, QueueTicket
 from tests.conftest import Api, make_app, running
-from wechat.scenes import ticket_signature
+from vocabulary.scenes import ticket_signature
 
 DAY = dt.date(2026, 11, 27)
 FIRST, SECOND = "oFirstScanner_0123456789abcd", "oSecondScanner_0123456789abc"

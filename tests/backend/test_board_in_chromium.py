@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from backend.testing import backend_process, free_port
+from harness.processes import backend_process, free_port
 from security.tokens import bearer_headers
 from tests.chromium import launched_chromium
 

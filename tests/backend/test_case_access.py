@@ -97,7 +97,9 @@ def test_the_receipt_prints_the_code_beside_its_qr_code() -> None:
     import datetime as dt
 
     from devices import receipts
+    from printing.documents import AcceptanceReceipt
 
+    moment = dt.datetime(2026, 11, 26, 1, tzinfo=dt.UTC)
     case = {
         "case_number": "JJ-20261126-0007",
         "item_name": "浙江省居住证申领",
@@ -106,5 +108,6 @@ def test_the_receipt_prints_the_code_beside_its_qr_code() -> None:
         "immediate": True,
         "receipt_code": "042917",
     }
-    printed = receipts.acceptance_receipt(case, "https://jiujin.example/follow/case/x", dt.datetime(2026, 11, 26, 9))
+    receipt = AcceptanceReceipt(**case, issued_at=moment, accepted_at=moment, follow_url="https://jiujin.example/f")
+    printed = receipts.render(receipt)
     assert "查询码：042917".encode("gb18030") in printed

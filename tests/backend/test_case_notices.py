@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from backend.api.schemas import TransitionIn
+from backend.case_status import CaseStatus
 from backend.catalog.schema import Catalog
-from backend.models import Case, Notification, PrintJob, PrintJobStatus
-from backend.services import case_notices
+from backend.models import Case, Notification, PrintJob, PrintJobStatus, utcnow
+from backend.notices import case_changes as case_notices
 from backend.services import cases as case_service
-from backend.status import CaseStatus
+from backend.services import documents
+from backend.services.cases import StatusChange
 from tests.conftest import YOUNG_ID, Api, case_body, make_app, running
 from wechat import templates
 from wechat.settings import TemplateIds, WeChatSettings
@@ -100,7 +101,7 @@ async def test_each_change_of_a_wechat_case_queues_one_notice_and_prints_receipt
     assert told[-1].payload["fields"]["keyword3"] == CaseStatus(last).label
     assert says.format(n=number) in told[-1].payload["text"]
     assert [j.dedupe_key for j in spooled] == [f"case:{number}:receipt", f"case:{number}:correction_notice:1"]
-    assert spooled[1].payload == {"missing": ["居民身份证"]}  # the list of this round, kept for the printer
+    assert spooled[1].document["missing"] == ["居民身份证"]  # the list of this round, kept for the printer
 
 
 async def test_each_change_of_a_case_without_openid_prints_what_the_resident_must_learn(api: Api) -> None:
@@ -153,10 +154,10 @@ async def test_a_rejection_and_a_withdrawal_tell_the_reason(api: Api, openid: st
     else:
         (rejection,) = await jobs(api, rejected)
         assert (rejection.kind, rejection.dedupe_key) == ("rejection_notice", f"case:{rejected}:rejection_notice")
-        assert rejection.payload == {"status_reason": REASON}
+        assert rejection.document["reason"] == REASON
         receipt, withdrawal = await jobs(api, withdrawn)
         assert (receipt.kind, withdrawal.kind) == ("receipt", "withdrawal_notice")
-        assert withdrawal.payload == {"status_reason": "申请人本人要求撤回"}
+        assert withdrawal.document["reason"] == "申请人本人要求撤回"
         assert await notices(api, rejected) == [] and await notices(api, withdrawn) == []
 
 
@@ -207,8 +208,11 @@ async def test_a_replayed_change_writes_nothing_twice(api: Api, openid: str | No
         case = (await session.execute(select(Case).where(Case.case_number == number))).unique().scalar_one()
         for status in (CaseStatus.ACCEPTED, CaseStatus.PROCESSING, CaseStatus.COMPLETED):
             case.status = status
-            await case_notices.case_changed(session, case, item_name=ITEM, missing=[], today=TODAY)
-        assert not await case_notices.spool(session, "receipt", number, f"case:{number}:receipt", {})
+            links = api.app.ctx.follow_links
+            await case_notices.write_notices(session, case, item_name=ITEM, missing=[], today=TODAY, links=links)
+        receipt = documents.for_case("receipt", case, item_name=ITEM, links=links, now=utcnow())
+        key = f"case:{number}:receipt"
+        assert await case_notices.spool(session, receipt, printer="receipt", case_number=number, dedupe_key=key) is None
     assert await counts(api, number) == written
 
 
@@ -238,7 +242,13 @@ async def test_a_change_that_fails_after_its_notices_leaves_neither(
     monkeypatch.setattr(case_notices, "spool", printer_spool_fails)  # after the WeChat notice was written
     with pytest.raises(RuntimeError):
         await case_service.transition_case(
-            api.app.ctx.db, catalog, number, TransitionIn(to=CaseStatus.ACCEPTED), actor="test", today=TODAY
+            api.app.ctx.db,
+            catalog,
+            number,
+            StatusChange(to=CaseStatus.ACCEPTED),
+            actor="test",
+            today=TODAY,
+            links=api.app.ctx.follow_links,
         )
     assert (await case_service.get_case(api.app.ctx.db, number)).status is CaseStatus.SUBMITTED
     assert await counts(api, number) == (0, 0)

@@ -16,8 +16,8 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from backend.console.guard import LOGIN_COOKIE, SESSION_COOKIE
-from backend.console.sessions import IDLE, MAX_FAILURES, REFUSED
 from backend.models import AuditEntry, Case, StaffRole, StaffSession, StaffUser
+from backend.services.staff_sessions import IDLE, MAX_FAILURES, REFUSED
 from tests.conftest import ELDER_ID, Api, case_body, make_app, running
 from tests.conftest import YOUNG_ID as OTHER_ID
 

@@ -13,8 +13,8 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from backend.console.sessions import MAX_FAILURES
 from backend.models import AuditEntry, HallEvent, StaffRole, StaffSession, StaffUser
+from backend.services.staff_sessions import MAX_FAILURES
 from tests.backend.test_console import PASSWORD, Browser, Centre, admin, admin_pages_centre
 
 NEW_PASSWORD = "xin-mima-2026"

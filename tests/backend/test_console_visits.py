@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from backend import consent, sms
 from backend.config import PROJECT_ROOT, Settings
 from backend.models import AuditEntry, Case, CaseAttachment, StaffRole, VisitFiling, utcnow
-from backend.testing import backend_process, free_port
+from harness.processes import backend_process, free_port
 from tests.backend.test_console import CSRF_FIELD, PASSWORD, Browser, Centre
 from tests.chromium import launched_chromium
 from tests.conftest import ELDER_ID, YOUNG_ID, case_body, make_app, running
@@ -390,14 +390,14 @@ async def test_the_social_worker_records_who_received_the_result_at_home(place: 
 async def test_the_outbox_sender_masks_the_phone_in_the_log_and_unknown_senders_are_named(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sender = sms.create_sender(dataclasses.replace(Settings(), sms_outbox_path=tmp_path / "o.jsonl"))
+    sender = sms.create_sender(Settings(sms_outbox_path=tmp_path / "o.jsonl"))
     with caplog.at_level("INFO", logger="backend.sms"):
         await sender.send("13812345678", "验证码 123456", purpose="proxy_consent")
     assert "138****5678" in caplog.text and "13812345678" not in caplog.text and "123456" not in caplog.text
     assert json.loads((tmp_path / "o.jsonl").read_text(encoding="utf-8"))["phone"] == "138****5678"  # masked
     assert stat.S_IMODE((tmp_path / "o.jsonl").stat().st_mode) == 0o600
     with pytest.raises(ValueError, match="SMS_SENDER: unknown sender 'aliyun'"):
-        sms.create_sender(dataclasses.replace(Settings(), sms_sender="aliyun"))
+        sms.create_sender(Settings(sms_sender="aliyun"))
 
 
 # --- the whole flow in a browser at a phone's size --------------------

@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select
 from wechatpy.exceptions import WeChatClientException
 
-from backend import notifier
 from backend.catalog.schema import Catalog
 from backend.db import Database
 from backend.models import Notification, NotificationStatus, as_utc, utcnow
-from backend.services import notifications
-from backend.testing import free_port
+from backend.notices import outbox as notifications
+from backend.notices import sender as notifier
+from harness.processes import free_port
 from tests.conftest import ELDER_ID, YOUNG_ID, Api, case_body, make_app, running
+from tests.waiting import eventually
 from wechat import templates
 from wechat.settings import TemplateIds, WeChatSettings
 from wechat.templates import Notice
@@ -290,10 +291,7 @@ async def test_the_running_sender_delivers(api: Api) -> None:
     sender = Recording()
     task = asyncio.create_task(notifier.run(api.app.ctx.db, sender, 0.01))
     try:
-        for _ in range(200):
-            if len(sender.sent) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(sender.sent) == 2, 20, "both notices sent")
     finally:
         await notifier.stop(task)
     assert len(sender.sent) == 2

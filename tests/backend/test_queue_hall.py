@@ -13,7 +13,7 @@ import pytest
 
 from backend.catalog.schema import Catalog
 from backend.config import Settings
-from backend.testing import backend_process, free_port
+from harness.processes import backend_process, free_port
 from security.tokens import bearer_headers
 from tests.backend.test_api_queue import call, take
 from tests.conftest import Api, make_app, running

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.testing import backend_process, free_port
+from harness.processes import backend_process, free_port
 from security.tokens import bearer_headers
 from tests.conftest import case_body, postgres_database
 

@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from backend import migrate
+from backend.case_status import CaseStatus
 from backend.catalog.schema import Catalog
 from backend.db import Database
 from backend.models import Case, Channel, QueueTicket, Resident, TicketCategory, TicketStatus
 from backend.services import statistics
 from backend.services.statistics import DepartmentOverdue, Distribution, Period, TicketWaits
 from backend.services.statistics_csv import to_csv
-from backend.status import CaseStatus
-from backend.testing import resident_id_number
+from harness.ids import resident_id_number
 
 HANGZHOU = ZoneInfo("Asia/Shanghai")
 PERIOD = Period(dt.date(2026, 11, 2), dt.date(2026, 11, 4))
@@ -73,7 +73,7 @@ def case(
     }
 
 
-W, C, P = Channel.WECHAT, Channel.COUNTER, Channel.PROXY
+W, T, C, P = Channel.WECHAT, Channel.CHAT, Channel.COUNTER, Channel.PROXY  # T: typed chat over REST
 CASES = [
     # 即办: K1 filed 23:30 on the 2nd (15:30 UTC), K2 00:30 on the 3rd (16:30 UTC, still the 2nd in UTC).
     case(MEDICAL, C, S.COMPLETED, at(2, "23:30"), at(2, "23:40"), at(3, "00:10")),  # K1 0.5 h, over midnight
@@ -83,7 +83,7 @@ CASES = [
     case(PENSION, C, S.SUBMITTED, at(4, "23:59")),  # K5 last minute of the period
     # 承诺件 of 民政, all due on the 3rd but P4.
     case(LONGEVITY, C, S.COMPLETED, at(2, "09:00"), at(2, "09:00"), at(4, "10:00"), NOV[1]),  # P1 49 h, late
-    case(LONGEVITY, W, S.DELIVERED, at(2, "10:00"), at(2, "10:00"), at(3, "23:30"), NOV[1]),  # P2 37.5 h, on time
+    case(LONGEVITY, T, S.DELIVERED, at(2, "10:00"), at(2, "10:00"), at(3, "23:30"), NOV[1]),  # P2 37.5 h, on time
     case(LONGEVITY, C, S.COMPLETED, at(2, "11:00"), at(2, "11:00"), at(4, "00:30"), NOV[1]),  # P3 37.5 h, late
     # P4: 待受理 → 待补正 → 办理中 → 办结 never sets accepted_at: no handling time, on time.
     case(LONGEVITY, C, S.COMPLETED, at(3, "08:00"), None, at(3, "15:00"), dt.date(2026, 11, 10)),
@@ -169,7 +169,7 @@ async def test_filed_cases_are_counted_by_local_day(seeded: Database) -> None:
     assert filed.by_item == {LONGEVITY: 4, PENSION: 3, MEDICAL: 2}
     assert list(filed.by_item) == [LONGEVITY, PENSION, MEDICAL]  # most filed first
     assert filed.by_department == {"民政": 4, "社保": 3, "医保": 2}
-    assert filed.by_channel == {"counter": 6, "wechat": 2, "proxy": 1}  # counter: K1 K3 K5 P1 P3 P4; proxy: K4
+    assert filed.by_channel == {"counter": 6, "chat": 1, "proxy": 1, "wechat": 1}  # counter: K1 K3 K5 P1 P3 P4
 
 
 async def test_immediate_rate_counts_same_local_day_completions(seeded: Database) -> None:
@@ -254,7 +254,7 @@ async def test_the_csv_opens_in_excel_and_reads_back(seeded: Database, catalog: 
         [PENSION, "养老保险待遇领取资格认证", "3"],
         [MEDICAL, "杭州市基本医疗保险证历本申领", "2"],
     ]
-    assert tables["受理量·按渠道"][1:] == [["窗口", "6"], ["微信", "2"], ["代办", "1"]]
+    assert tables["受理量·按渠道"][1:] == [["窗口", "6"], ["在线对话", "1"], ["代办", "1"], ["微信", "1"]]
     assert tables["受理量·按日"][1:] == [["2026-11-02", "4"], ["2026-11-03", "3"], ["2026-11-04", "2"]]
     assert tables["即办"][1] == ["9", "5", "55.6", "3", "2", "66.7"]  # 5/9, 2/3 in per cent
     assert tables["办理时长（受理至办结）"][1] == ["全部", "6", "20.96", "49.00"]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.status import TRANSITIONS, CaseStatus, IllegalTransition, can_transition, check_transition
+from backend.case_status import TRANSITIONS, CaseStatus, IllegalTransition, can_transition, check_transition
 from tests.conftest import Api, case_body
 
 S = CaseStatus

@@ -1,20 +1,26 @@
 """The Rasa project with the trained model: data validation, conversation test stories, held-out item
 accuracy (also with speech-recognition homophones), and the ``bin/jiujin resolve`` contract.
 
-These run the Rasa environment's own tools (Python 3.10) on ``models/jiujin.tar.gz``, which ``make test``
-trains first; each loads TensorFlow, so they are grouped per tool.
+Data validation and ``bin/jiujin resolve`` run the Rasa environment's own tools (Python 3.10), each loading TensorFlow;
+the test stories and the held-out sets go to the run's shared Rasa server, which has the trained model loaded already:
+Rasa's own story test (``POST /model/test/stories``) and its parse (``POST /model/parse``, the path the bot takes).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from backend.testing import heldout_evaluation
+from bot.evaluate import score
+from harness.dialogue import DialogueStack
+from tests.conftest import SharedDialogue
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
@@ -25,6 +31,8 @@ ENV = os.environ | {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
 }
+STORIES = ROOT / "tests" / "conversations"
+HELDOUT = ROOT / "tests" / "nlu"
 DATA = ["--domain", "bot/domain", "--data", "nlu_data", "bot/stories", "bot/rules", "--config", "config.yml"]
 
 
@@ -51,27 +59,66 @@ def test_data_validates() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-def test_conversation_stories_predict_every_action() -> None:
-    out = REPORTS / "core"
-    done = rasa(
-        "test",
-        "core",
-        "--model",
-        str(MODEL),
-        "--stories",
-        "tests/conversations",
-        "--fail-on-prediction-errors",
-        "--out",
-        str(out),
+WRONG_STORY = """version: "3.1"
+stories:
+  - story: a greeting answered by filing a case
+    steps:
+      - user: |
+          你好
+        intent: greet
+      - action: action_file_case
+"""
+"""A story no trained model predicts: the check below must catch it, or it could not catch anything."""
+
+
+def _story_test(stack: DialogueStack, stories: str) -> tuple[float, dict[str, Any]]:
+    """Rasa's story test of ``stories`` on the running server: the accuracy over every intent and action predicted,
+    and the labels predicted wrongly at least once (their figures)."""
+    tested = httpx.post(
+        f"{stack.rasa}/model/test/stories",
+        params={"token": stack.rasa_token, "e2e": "false"},
+        content=stories.encode(),
+        headers={"Content-Type": "application/x-yaml"},
+        timeout=600,
     )
-    failed = out / "failed_test_stories.yml"
-    detail = failed.read_text(encoding="utf-8")[-4000:] if failed.exists() else done.stderr[-3000:]
-    assert done.returncode == 0, detail
+    assert tested.status_code == 200, tested.text[-3000:]
+    evaluation = tested.json()
+    wrong = {
+        label: figures
+        for label, figures in evaluation["report"].items()
+        if isinstance(figures, dict) and figures.get("f1-score", 1.0) < 1.0
+    }
+    return evaluation["accuracy"], wrong
+
+
+def test_conversation_stories_predict_every_action(shared_dialogue: SharedDialogue) -> None:
+    """``rasa test core --fail-on-prediction-errors``, in the running server: every intent and action predicted."""
+    for path in sorted(STORIES.glob("*.yml")):
+        accuracy, wrong = _story_test(shared_dialogue.stack, path.read_text(encoding="utf-8"))
+        assert accuracy == 1.0, (path.name, wrong)
+    accuracy, wrong = _story_test(shared_dialogue.stack, WRONG_STORY)
+    assert accuracy < 1.0 and "action_file_case" in wrong
 
 
 @pytest.fixture(scope="module")
-def heldout() -> dict:
-    return heldout_evaluation(REPORTS / "heldout.json")
+def heldout(shared_dialogue: SharedDialogue) -> dict[str, Any]:
+    """The held-out and homophone sets parsed by the running server; the report is kept in var/reports."""
+    stack = shared_dialogue.stack
+
+    async def evaluate() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=stack.rasa, params={"token": stack.rasa_token}, timeout=60) as rasa:
+
+            async def parse(text: str) -> dict[str, Any]:
+                parsed = await rasa.post("/model/parse", json={"text": text})
+                parsed.raise_for_status()
+                return parsed.json()
+
+            return await score(parse, [HELDOUT / "heldout.yml", HELDOUT / "homophones.yml"])
+
+    report = asyncio.run(evaluate())
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "heldout.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    return report
 
 
 def test_heldout_item_accuracy(heldout: dict) -> None:

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from deploy.stack import MODEL, ProductionStack, StackConfig, production_stack
+from simulators.wechat.wechat_server import WeChatServer
 from tests.conftest import POSTGRES_ADMIN_URL, SKIP_POSTGRES
 from wechat.settings import WeChatSettings
-from wechat.simulator.wechat_server import WeChatServer
 
 FAULT_ENV = {
     "NOTIFIER_INTERVAL_S": "0.2",

@@ -1,4 +1,4 @@
-"""Doors of the production configuration (issue 14): what listens where, read from the sockets of the real processes
+"""Doors of the production configuration: what listens where, read from the sockets of the real processes
 of the fault tests' stack, and the secrets each part is given. Part of tests/security's listeners door; here so
 that it runs on this folder's stack instead of starting a second one."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psutil
 
-from backend.testing import listening_addresses
 from deploy.stack import _render_nginx
+from harness.processes import listening_addresses
 from tests.deploy.conftest import Prod
 
 
@@ -21,8 +21,10 @@ def test_every_part_listens_on_loopback_only(prod: Prod) -> None:
         seen[name] = listening_addresses(part.process.pid)
     beyond = {name: bound for name, bound in seen.items() if {host for host, _ in bound} - {"127.0.0.1"}}
     assert beyond == {}
-    for name in ("nginx", "backend-1", "actions-1", "rasa-1", "redis", "wechat-simulator", "devices"):
+    for name in ("nginx", "backend-1", "actions-1", "rasa-1", "redis", "counter", "wechat-simulator"):
         assert seen[name], f"{name} listens nowhere?"
+    assert seen["device-simulators"], "the simulators' control listens nowhere?"
+    assert seen["devices"] == set()  # the drivers only call out
     front_port = int(prod.front.rsplit(":", 1)[1])
     assert ("127.0.0.1", front_port) in seen["nginx"]
 
@@ -41,8 +43,10 @@ def test_each_part_gets_only_the_secrets_it_needs_and_none_on_a_command_line(pro
         "actions-1": {"JIUJIN_ACTIONS_TOKEN", "ACTION_SERVER_TOKEN"},
         "rasa-1": {"JIUJIN_CHANNELS_TOKEN", "ACTION_SERVER_TOKEN", "RASA_TOKEN"},
         "devices": {"JIUJIN_DEVICES_TOKEN"},
+        "counter": {"JIUJIN_DEVICES_TOKEN", "JIUJIN_CHANNELS_TOKEN"},
         "nginx": set(),
         "wechat-simulator": set(),
+        "device-simulators": set(),
     }
     for name, expected in needs.items():
         process = psutil.Process(prod.stack.part(name).process.pid)  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""Doors of the production configuration (issue 14): nginx's rate limits on the public front, flooded as an attacker
+"""Doors of the production configuration: nginx's rate limits on the public front, flooded as an attacker
 would, through the real nginx. A follower flooding the WeChat webhook is held back without holding back the next
 follower (all WeChat traffic comes from WeChat's servers); the counter API and the console's sign-in are held back
 per address; the answer is a 429 with a short Chinese message."""

@@ -8,11 +8,26 @@ import os
 import signal
 import time
 import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from tests.deploy.conftest import Prod, in_background
 from tests.waiting import wait_for
 
 WEBHOOK = "/webhooks/wechat/webhook"
+
+
+def _unread_bytes_at(ports: set[int]) -> int:
+    """Bytes that arrived on loopback connections to ``ports`` and that their (stopped) servers have not read: a
+    request waiting for them (the kernel's socket table, /proc/net/tcp and tcp6)."""
+    unread = 0
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        for row in table.read_text().splitlines()[1:]:
+            fields = row.split()
+            local_port, queues = int(fields[1].rsplit(":", 1)[1], 16), fields[4]
+            if local_port in ports:
+                unread += int(queues.split(":")[1], 16)
+    return unread
 
 
 def test_a_conversation_continues_on_the_other_instance_when_its_own_is_killed(prod: Prod) -> None:
@@ -41,12 +56,14 @@ def test_a_message_in_flight_when_its_instance_is_killed_is_answered_once_by_the
     own = prod.served_by(WEBHOOK)
     instance = prod.stack.part(own)
     actions = [prod.stack.part(name).process for name in prod.stack.names("actions-")]
+    action_ports = {urlsplit(prod.stack.part(name).health_url).port for name in prod.stack.names("actions-")}
     for process in actions:  # the next turn hangs in its instance, waiting for the action servers
         os.killpg(process.pid, signal.SIGSTOP)
     delivered: list[dict] = []
     sending = in_background(lambda: delivered.append(prod.wechat_say(openid, "1")))
     try:
-        time.sleep(1.5)  # the turn is running on its instance, held up by the action servers
+        # The turn is running on its instance: its request to an action server waits, unread, in the kernel.
+        wait_for(lambda: _unread_bytes_at(action_ports), 30, "the turn's request waiting at a stopped action server")
         instance.kill()  # nginx resends the request to the other instance; WeChat retries too
     finally:
         for process in actions:

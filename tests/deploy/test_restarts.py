@@ -8,8 +8,8 @@ import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from backend.testing import resident_id_number
 from deploy.postgres import restart_local_server
+from harness.ids import resident_id_number
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.deploy.conftest import Prod, case_number_in, in_background, new_sender
 

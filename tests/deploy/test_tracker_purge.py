@@ -14,10 +14,12 @@ import pytest
 import sqlalchemy as sa
 
 from backend.config import PROJECT_ROOT
-from backend.testing import temporary_postgres_database
 from deploy.__main__ import supervise
 from deploy.stack import ProductionStack, StackConfig
 from deploy.tracker_purge import parse_age, purge
+from harness.databases import temporary_postgres_database
+from stack.parts import Stack
+from stack.supervisor import Supervisor
 from tests.conftest import POSTGRES_ADMIN_URL, SKIP_POSTGRES
 from tests.waiting import wait_for
 
@@ -110,9 +112,8 @@ def test_the_command_line_purges_and_says_how_many(tmp_path: Path) -> None:
 def test_the_production_supervisor_purges_from_its_first_pass(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'trackers.db'}"
     engine = _store(url)
-    stack = ProductionStack(
-        StackConfig(folder=tmp_path), "", "", "", {}, {}, "", "", url, "", None, None
-    )  # no parts: only the daily purge has work
+    no_parts = Supervisor(Stack("production", (), tmp_path))  # only the daily purge has work
+    stack = ProductionStack(StackConfig(folder=tmp_path), no_parts, "", "", "", {}, "", "", url, "", None, None)
     stop = threading.Event()
     supervisor = threading.Thread(target=supervise, args=(stack, stop, dt.timedelta(days=30)), daemon=True)
     supervisor.start()

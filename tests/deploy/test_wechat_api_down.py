@@ -9,7 +9,7 @@ import uuid
 
 import httpx
 
-from backend.testing import resident_id_number
+from harness.ids import resident_id_number
 from tests.deploy.conftest import Prod
 from tests.waiting import wait_for
 from wechat.webhook import ACKNOWLEDGEMENT

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from devices.keypad import KeypadBus
-from devices.keypad_sim import KeypadSimulator
+from simulators.devices.keypad import KeypadSimulator
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll `condition` until it holds (TimeoutError after `timeout` seconds)."""
     deadline = time.monotonic() + timeout
     while not condition():

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.testing import free_port
 from devices.keypad import KeypadBus
 from devices.keypad_protocol import DLE, ETX, STX, Frame, FrameReader, crc8, display_payload, encode_frame
-from devices.keypad_sim import KeypadSimulator
+from harness.processes import free_port
+from simulators.devices.keypad import KeypadSimulator
 from tests.devices.conftest import running_bus, wait_until
 
 # -- the protocol --------------------------------------------------------------------------------------------------
@@ -324,13 +324,13 @@ def test_a_backend_that_is_down_shows_err_and_is_not_retried(keypads: KeypadSimu
 
 
 def test_the_driver_reconnects_after_the_bus_is_unplugged(
-    keypads: KeypadSimulator, backend: FakeQueue, bus: KeypadBus
+    keypads: KeypadSimulator, backend: FakeQueue, bus: KeypadBus, caplog: pytest.LogCaptureFixture
 ) -> None:
     keypads.press(3, "N")
     keypads.wait_display(3, "A012")
     keypads.unplug()
     wait_until(lambda: not bus.connected)
-    time.sleep(0.3)  # a few failed attempts to open the vanished port
+    wait_until(lambda: "cannot be opened" in caplog.text)  # a failed attempt to open the vanished port
     assert not bus.connected and bus.reconnects == 0
     keypads.replug()
     wait_until(lambda: bus.connected and bus.reconnects == 1)

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from backend.testing import backend_process, free_port
-from devices.keypad_sim import KeypadSimulator
+from harness.processes import backend_process, free_port
 from security.tokens import bearer_headers
+from simulators.devices.keypad import KeypadSimulator
 from tests.devices.conftest import running_bus
 
 WINDOWS = 6

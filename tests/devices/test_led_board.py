@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from devices import led_protocol as proto
 from devices.led_board import LedBoard, board_lines
 from devices.led_protocol import BadFrame, Frame, FrameReader
-from devices.led_sim import LedBoardSimulator
 from devices.queue_events import Board, QueueEvent
+from simulators.devices.led_board import LedBoardSimulator
 
 BOARD = Board(
     calling=[

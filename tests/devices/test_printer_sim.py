@@ -1,21 +1,32 @@
-"""The ESC/POS decoder and the pty printer simulator, driven by real python-escpos printers over real ptys."""
+"""The ESC/POS decoder and the pty printer simulator, driven over real ptys by the worker's python-escpos printer
+(`devices.printer_worker.EscposSerial`) with the bytes of `devices.printer_protocol`."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import termios
 from pathlib import Path
 
 import pytest
 import qrcode
 import serial
-from escpos.printer import Dummy, Serial
+from escpos.printer import Dummy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
 
-from devices.escpos_decode import (
+from devices.printer_protocol import (
+    MAX_JOB_ID,
+    PrinterStatus,
+    StatusKind,
+    decode_job_id,
+    encode_job_id,
+    process_id_request,
+    process_id_response,
+    status_request,
+)
+from devices.printer_worker import EscposSerial
+from devices.receipts import Page
+from simulators.devices.escpos_decode import (
     Cut,
     EscPosDecoder,
     Image,
@@ -27,8 +38,7 @@ from devices.escpos_decode import (
     Text,
     Unknown,
 )
-from devices.printer_sim import PrinterSimulator
-from devices.process_id import MAX_JOB_ID, decode_job_id, encode_job_id, request_bytes
+from simulators.devices.printer import PrinterSimulator
 
 CALL = "请 A012 号到 3 号窗口"
 URL = "https://jiujin.example.cn/ticket/2025-01-02/A012"
@@ -48,22 +58,13 @@ def dummy(*steps) -> bytes:
 
 
 def process_id(job_id: int) -> bytes:
-    return request_bytes(encode_job_id(job_id))
+    return process_id_request(encode_job_id(job_id))
 
 
 def job_bytes() -> bytes:
     """A queue ticket the way a worker sends one: init, Chinese mode, big centered number, text, QR, cut."""
-    p = Dummy()
-    p.hw("INIT")
-    p._raw(b"\x1c&")
-    p.set(align="center", bold=True, double_height=True, double_width=True)
-    p._raw(b"A012\n")
-    p.set(align="left", bold=False, normal_textsize=True)
-    p._raw(CALL.encode("gb18030") + b"\n" + "您前面还有 3 人\n".encode("gb18030"))
-    p.set(align="center")
-    p.qr(URL, native=True, size=4)
-    p.cut()
-    return bytes(p.output)
+    page = Page().text("A012", align="center", bold=True, big=True)
+    return page.text(CALL).text("您前面还有 3 人").qr(URL).finish()
 
 
 # -- decoder --------------------------------------------------------------------------------------------------------
@@ -210,8 +211,8 @@ def sim(tmp_path):
     simulator.stop()
 
 
-def open_printer(port: str) -> Serial:
-    printer = Serial(port, timeout=1, dsrdtr=False)
+def open_printer(port: str) -> EscposSerial:
+    printer = EscposSerial(port, timeout=1, dsrdtr=False)
     printer.open()
     return printer
 
@@ -220,22 +221,13 @@ def open_printer(port: str) -> Serial:
 def printer(sim):
     device = open_printer(sim.port)
     yield device
-    # Closing an unplugged port fails in tcdrain with termios.error, which is not an OSError.
-    with contextlib.suppress(serial.SerialException, termios.error):
-        device.close()
-    device._device = False  # so that __del__ does not try again
+    device.close()  # a pulled cable's port too: closing it must not raise, now or when it is collected
 
 
-def quick_status(printer: Serial) -> Serial:
-    """python-escpos reads 16 bytes for a 1-byte status, i.e. always waits the full timeout: read 1 byte instead."""
-    printer._read = lambda: printer.device.read(1)
-    return printer
-
-
-def settle(printer: Serial) -> None:
+def settle(printer: EscposSerial) -> None:
     """Wait until the simulator has handled everything sent so far: it answers in order."""
-    printer._raw(b"\x10\x04\x03")
-    assert printer.device.read(1) == b"\x12"
+    printer.send(b"\x10\x04\x03")
+    assert printer.receive(1) == b"\x12"
 
 
 def test_status_through_python_escpos(sim, printer):
@@ -255,18 +247,19 @@ def test_status_through_python_escpos(sim, printer):
 def test_status_in_each_state(sim, printer, fault, online, paper, cause):
     if fault:
         getattr(sim, fault)()
-    quick_status(printer)
     assert printer.is_online() is online
     assert printer.paper_status() == paper
     assert printer.query_status(b"\x10\x04\x02") == bytes([cause])
+    answers = [printer.query_status(status_request(kind))[0] for kind in StatusKind]
+    assert PrinterStatus.from_bytes(*answers) == sim.status()  # the driver reads what the simulator says
 
 
 def test_a_job_is_filed_when_the_process_id_request_arrives(sim, printer):
-    printer._raw(job_bytes())
+    printer.send(job_bytes())
     settle(printer)
     assert not list(sim.out_dir.iterdir())  # the cut alone does not finish a job
-    printer._raw(process_id(123))
-    assert printer.device.read(7) == b"\x37\x22" + encode_job_id(123) + b"\x00"
+    printer.send(process_id(123))
+    assert printer.receive(7) == process_id_response(encode_job_id(123))
     document = sim.wait_printed(123, timeout=1)
     text = (sim.out_dir / "123.txt").read_text(encoding="utf-8")
     assert document.text == text and document.txt_path == sim.out_dir / "123.txt"
@@ -279,17 +272,17 @@ def test_a_job_is_filed_when_the_process_id_request_arrives(sim, printer):
 
 def test_out_of_paper_nothing_printed_until_refilled(sim, printer):
     sim.paper_out()
-    printer._raw(job_bytes() + process_id(124))
-    assert printer.device.read(7) == b""  # no answer: the worker's read times out
+    printer.send(job_bytes() + process_id(124))
+    assert printer.receive(7) == b""  # no answer: the worker's read times out
     assert not list(sim.out_dir.iterdir()) and sim.printed == []
     sim.refill()
-    printer._raw(job_bytes() + process_id(124))
-    assert printer.device.read(7) == b"\x37\x22" + encode_job_id(124) + b"\x00"
+    printer.send(job_bytes() + process_id(124))
+    assert printer.receive(7) == process_id_response(encode_job_id(124))
     assert CALL in sim.wait_printed(124, timeout=1).text
 
 
 def test_paper_out_mid_document_files_the_torn_part_unnamed(sim, printer):
-    printer._raw(b"\x1b@\x1c&" + CALL.encode("gb18030") + b"\n")
+    printer.send(b"\x1b@\x1c&" + CALL.encode("gb18030") + b"\n")
     settle(printer)
     sim.paper_out()
     [torn] = sim.printed
@@ -297,8 +290,8 @@ def test_paper_out_mid_document_files_the_torn_part_unnamed(sim, printer):
 
 
 def test_a_cut_document_without_process_id_is_filed_unnamed_when_the_next_begins(sim, printer):
-    printer._raw(job_bytes() + job_bytes() + process_id(7))
-    assert printer.device.read(7) == b"\x37\x22" + encode_job_id(7) + b"\x00"
+    printer.send(job_bytes() + job_bytes() + process_id(7))
+    assert printer.receive(7) == b"\x37\x22" + encode_job_id(7) + b"\x00"
     assert [(d.job_id, d.txt_path.name) for d in sim.printed] == [(None, "unnamed-1.txt"), (7, "7.txt")]
 
 
@@ -307,15 +300,15 @@ def test_unplug_fails_the_worker_and_replug_moves_the_port(sim, printer):
     assert os.readlink(sim.link) == old_port
     sim.unplug()
     with pytest.raises(serial.SerialException):
-        printer._raw(b"x\n")
+        printer.send(b"x\n")
     with pytest.raises(RuntimeError):
         _ = sim.port
     new_port = sim.replug()
     assert new_port == sim.port == os.readlink(sim.link) and new_port != old_port
     again = open_printer(str(sim.link))
     try:
-        again._raw(job_bytes() + process_id(8))
-        assert again.device.read(7) == b"\x37\x22" + encode_job_id(8) + b"\x00"
+        again.send(job_bytes() + process_id(8))
+        assert again.receive(7) == b"\x37\x22" + encode_job_id(8) + b"\x00"
     finally:
         again.close()
 
@@ -323,7 +316,7 @@ def test_unplug_fails_the_worker_and_replug_moves_the_port(sim, printer):
 def test_stop_files_what_was_cut_but_never_named(tmp_path):
     simulator = PrinterSimulator(tmp_path).start()
     device = open_printer(simulator.port)
-    device._raw(job_bytes())
+    device.send(job_bytes())
     settle(device)
     device.close()
     simulator.stop()

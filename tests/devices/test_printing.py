@@ -5,6 +5,7 @@ the GB18030 bytes of a real receipt and of the rejection and withdrawal notices.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,22 +15,23 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from backend.testing import backend_process, free_port
 from devices import receipts
-from devices.escpos_decode import EscPosDecoder, Text
-from devices.printer_sim import PrinterSimulator
 from devices.printer_worker import PrinterWorker, SerialPrinter
+from harness.processes import backend_process, free_port
+from printing.documents import AcceptanceReceipt, RejectionNotice, WithdrawalNotice
 from security.tokens import bearer_headers
+from simulators.devices.escpos_decode import EscPosDecoder, Text
+from simulators.devices.printer import PrinterSimulator
 from tests.conftest import case_body
 
-NOW = dt.datetime(2026, 11, 26, 9, 30)
+NOW = dt.datetime(2026, 11, 26, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 FOLLOW_URL = "https://jiujin.example/follow"
 
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("printing")
-    # Without WeChat, the backend puts the ticket's page (at FOLLOW_URL) in the payload as its QR code.
+    # Without WeChat, the backend spools a ticket with its page (at FOLLOW_URL) as its QR code.
     env = {"FOLLOW_URL": FOLLOW_URL, "WECHAT_APPID": ""}
     with backend_process(f"sqlite:///{folder / 'jiujin.db'}", free_port(), folder / "backend.log", env=env) as url:
         yield url
@@ -44,7 +46,7 @@ def printer(tmp_path: Path) -> Iterator[PrinterSimulator]:
 @contextmanager
 def _worker(backend: str, printer: PrinterSimulator, name: str = "ticket") -> Iterator[PrinterWorker]:
     port = SerialPrinter(str(printer.link), timeout_s=0.5)  # the stable name, like /dev/serial/by-id/…
-    worker = PrinterWorker(name, port, backend, follow_url=FOLLOW_URL, print_timeout_s=1.0)
+    worker = PrinterWorker(name, port, backend, print_timeout_s=1.0)
     try:
         yield worker
     finally:
@@ -172,26 +174,36 @@ def test_the_acceptance_receipt_lists_everything_and_reaches_the_receipt_printer
     accepted = _move(backend, filed["case_number"], "accepted", missing=missing)
     (job,) = _spooled(backend, filed["case_number"])  # spooled by the acceptance itself
     assert job["kind"] == "receipt"
-    assert job["payload"]["missing"] == accepted["missing"]  # as told at acceptance, whenever it prints
+    assert job["document"]["missing"] == accepted["missing"]  # as told at acceptance, whenever it prints
     (document,) = _print_all(backend, tmp_path / "receipts", job["id"])
     assert "受理回执" in document.text and filed["case_number"] in document.text
     assert "请补齐以下材料（一次告知）：" in document.text
     assert all(name in document.text for name in accepted["missing"])
     assert accepted["resident_id_number"] in document.text and case_body()["resident"]["id_number"] not in document.text
+    assert f"[QR] {FOLLOW_URL}/case/{filed['case_number']}?k=" in document.text  # the backend's signed link
+    assert f"查询码：{accepted['receipt_code']}" in document.text
+
+
+RESIDENT = {"resident_name": "王秀英", "resident_id_number": "330106********121X"}
+
+
+def _receipt(number: str, **fields: object) -> AcceptanceReceipt:
+    defaults = {"issued_at": NOW, "accepted_at": NOW, "immediate": False, "receipt_code": "042917"}
+    link = f"https://jiujin.example/follow/case/{number}?k=0123456789abcdef0123"
+    return AcceptanceReceipt(
+        **(defaults | fields), case_number=number, item_name="浙江省居住证申领", **RESIDENT, follow_url=link
+    )
 
 
 def test_a_receipt_is_gb18030_in_the_printers_chinese_mode() -> None:
-    case = {
-        "case_number": "JJ-20261126-0007",
-        "item_name": "浙江省居住证申领",
-        "resident_name": "王秀英",
-        "resident_id_number": "330106********121X",
-        "materials": [{"name": "居民身份证", "status": "received"}, {"name": "户口信息", "status": "looked_up"}],
-        "missing": ["租房合同", "居住登记凭证"],
-        "immediate": False,
-        "deadline": "2026-12-10",
-    }
-    data = receipts.acceptance_receipt(case, "https://jiujin.example/follow/case/JJ-20261126-0007", NOW)
+    receipt = _receipt(
+        "JJ-20261126-0007",
+        received=("居民身份证",),
+        looked_up=("户口信息",),
+        missing=("租房合同", "居住登记凭证"),
+        deadline=dt.date(2026, 12, 10),
+    )
+    data = receipts.render(receipt)
     assert data.startswith(b"\x1b@\x1c&")  # initialise, then Chinese mode
     assert "受理回执".encode("gb18030") in data and "受理回执".encode() not in data
     assert "1. 租房合同\n".encode("gb18030") in data and "2. 居住登记凭证\n".encode("gb18030") in data
@@ -199,18 +211,12 @@ def test_a_receipt_is_gb18030_in_the_printers_chinese_mode() -> None:
     assert b"\x1d(k" in data and data.endswith(b"\x1dV\x00")  # a native QR code; the cut last
 
 
-def test_a_receipt_printed_late_gives_the_time_of_acceptance() -> None:
-    case = {
-        "case_number": "JJ-20261126-0008",
-        "item_name": "老年人优待证办理",
-        "resident_name": "王秀英",
-        "resident_id_number": "330106********121X",
-        "immediate": True,
-        "accepted_at": "2026-11-26T01:05:00+00:00",  # 09:05 in Hangzhou; the printer was out of paper until 11:00
-    }
-    printed_at = dt.datetime(2026, 11, 26, 11, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    data = receipts.acceptance_receipt(case, "https://jiujin.example/follow/case/JJ-20261126-0008", printed_at)
-    assert "2026-11-26 09:05".encode("gb18030") in data and b"11:00" not in data
+def test_a_receipt_printed_late_gives_the_time_of_acceptance_in_the_centres_time() -> None:
+    # Accepted at 09:05 in Hangzhou (01:05 UTC); the printer was out of paper until 11:00.
+    receipt = _receipt("JJ-20261126-0008", accepted_at=dt.datetime(2026, 11, 26, 1, 5, tzinfo=dt.UTC))
+    data = receipts.render(receipt.model_copy(update={"issued_at": NOW.replace(hour=11, minute=0)}))
+    assert "2026-11-26 09:05".encode("gb18030") in data and b"01:05" not in data
+    assert "查询码：042917".encode("gb18030") in data
 
 
 def test_a_rejection_and_a_withdrawal_come_out_of_the_receipt_printer_with_the_reason(
@@ -251,7 +257,7 @@ def test_a_correction_notice_lists_what_was_missing_at_the_change_even_if_printe
     told = _move(backend, number, "needs_correction", missing=["id_card"])["missing"]
     _move(backend, number, "processing", received=["id_card"])  # brought in before the printer got to it
     receipt, correction = _spooled(backend, number)
-    assert correction["kind"] == "correction_notice" and correction["payload"] == {"missing": told}
+    assert correction["kind"] == "correction_notice" and correction["document"]["missing"] == told
 
     _, document = _print_all(backend, tmp_path / "corrections", receipt["id"], correction["id"])
     assert "补正材料告知" in document.text and f"1. {told[0]}" in document.text
@@ -263,21 +269,35 @@ def _decoded(data: bytes) -> str:
 
 
 def test_the_rejection_and_withdrawal_notices_are_gb18030_with_the_reason() -> None:
-    case = {
-        "case_number": "JJ-20261126-0008",
-        "item_name": "浙江省居住证申领",
-        "resident_name": "王秀英",
-        "resident_id_number": "330106********121X",
-        "status_reason": "居住未满半年。",
-    }
-    rejection = receipts.rejection_notice(case, NOW)
+    case = {"issued_at": NOW, "case_number": "JJ-20261126-0008", "item_name": "浙江省居住证申领", **RESIDENT}
+    rejection = receipts.render(RejectionNotice(**case, reason="居住未满半年。"))
     assert rejection.startswith(b"\x1b@\x1c&") and rejection.endswith(b"\x1dV\x00")
     assert "原因：居住未满半年。\n".encode("gb18030") in rejection and "居住未满半年".encode() not in rejection
     text = _decoded(rejection)
     assert "不予受理告知" in text and "办理事项：浙江省居住证申领" in text and "330106********121X" in text
     assert "告知时间：2026-11-26 09:30" in text and "。。" not in text
 
-    withdrawal = receipts.withdrawal_notice(case | {"status_reason": "申请人本人要求撤回"}, NOW)
+    withdrawal = receipts.render(WithdrawalNotice(**case, reason="申请人本人要求撤回"))
     text = _decoded(withdrawal)
     assert "撤销告知" in text and "您的申请已撤销。" in text and "原因：申请人本人要求撤回。" in text
     assert "办件编号：JJ-20261126-0008" in text and "如还需要办理，欢迎重新申请。" in text
+
+
+def test_a_job_whose_document_cannot_be_read_is_cancelled_with_the_reason(printer: PrinterSimulator) -> None:
+    """It would never print, and claimed again and again it would hold up every job behind it."""
+    reports: list[tuple[str, dict]] = []
+
+    def spool(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/claim"):
+            return httpx.Response(200, json={"id": 5, "kind": "ticket", "document": {"kind": "ticket", "number": "A1"}})
+        reports.append((request.url.path, json.loads(request.content or b"{}")))
+        return httpx.Response(200, json={})
+
+    worker = PrinterWorker("ticket", SerialPrinter(str(printer.link), timeout_s=0.5), "http://spool.invalid")
+    worker.backend = httpx.Client(base_url="http://spool.invalid/api/v1", transport=httpx.MockTransport(spool))
+    try:
+        assert worker.step() == "refused"
+    finally:
+        worker.close()
+    cancelled = {"status": "cancelled", "error": "无法生成打印内容：ValidationError"}
+    assert reports == [("/api/v1/print-jobs/5/status", cancelled)] and printer.printed == []

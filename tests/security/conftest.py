@@ -1,26 +1,18 @@
-"""What the attacker tests of tests/security share: one real dialogue stack for the tests that talk to the bot."""
+"""What the attacker tests of tests/security share: the run's one dialogue stack (tests/conftest.py), seen as a
+resident talks to it."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from backend.testing import MODEL, DialogueStack, wechat_dialogue_stack
+from harness.dialogue import DialogueStack
 from security.tokens import bearer_headers
-
-WECHAT_ENV = {
-    "WECHAT_TOKEN": "security-token",
-    "WECHAT_APPID": "wxsecurity0000001",
-    "WECHAT_SECRET": "security-secret",
-    "WECHAT_AES_KEY": "SecurityTestAesKeyForTheWeChatChannel012345",
-}
-"""A WeChat channel of the tests' own (its API is the simulator): OpenIDs reach the actions only through it."""
+from tests.conftest import SharedDialogue
 
 
 @dataclass(frozen=True)
@@ -55,13 +47,7 @@ def new_sender(kind: str = "rest") -> str:
     return f"o{uuid.uuid4().hex[:27]}" if kind == "wechat" else f"stranger-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture(scope="package")
-def resident_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResidentStack]:
-    """One stack for every test of this package that talks to the bot (Rasa takes a minute or two to start)."""
-    if not MODEL.exists():
-        pytest.fail("no trained model: run 'make model' (make test does it first)")
-    folder = tmp_path_factory.mktemp("resident-stack")
-    # The same secrets folder as this test process (tests/conftest.py), so bearer_headers() reads the stack's tokens.
-    env = {"JIUJIN_SECRETS_DIR": os.environ["JIUJIN_SECRETS_DIR"]}
-    with wechat_dialogue_stack(folder, WECHAT_ENV, env=env) as (stack, simulator):
-        yield ResidentStack(stack, simulator)
+@pytest.fixture(scope="session")
+def resident_stack(shared_dialogue: SharedDialogue) -> ResidentStack:
+    """The shared dialogue stack, for talking to it as residents and followers do."""
+    return ResidentStack(shared_dialogue.stack, shared_dialogue.simulator)

@@ -1,5 +1,6 @@
-"""The voice counter's door, tried as a stranger would: a real backend process, counters provisioned with
-``bin/jiujin kiosk add``, and the kiosk API called over HTTP with no, a wrong, or another counter's credential.
+"""The voice counter's door, tried as a stranger would: a real backend and a real counter service, counters
+provisioned with ``bin/jiujin kiosk add``, and the counter service's kiosk API called over HTTP with no, a wrong, or
+another counter's credential.
 
 Rasa stands in as a scripted REST webhook (a real HTTP server in this process) that records every sender id and
 message it is sent: so the tests see exactly which conversation each resident's words went to, and that a new
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 import threading
@@ -24,10 +26,12 @@ import httpx
 import pytest
 
 from backend.config import PROJECT_ROOT
-from backend.testing import backend_process, free_port, resident_id_number
+from counter.dialogue import COUNTER_CLOSED, GOODBYE
+from counter.microphone_side import MicrophoneSide
+from harness.counter import counter_process
+from harness.ids import resident_id_number
+from harness.processes import backend_process, free_port
 from tests.waiting import wait_for
-from voice.counter import COUNTER_CLOSED, GOODBYE
-from voice.kiosk_client import KioskClient
 
 ID_NUMBER = resident_id_number()
 PHONE = "13812345678"
@@ -89,12 +93,25 @@ def rasa() -> Iterator[ScriptedRasa]:
 
 @dataclass
 class Hall:
-    """A running backend, the environment its tools share (database, secrets folder), and its log."""
+    """A running backend and counter service (``base``: the counter service, where the screens go), the environment
+    their tools share (database, secrets folder), and their logs."""
 
     base: str
+    backend: str
     env: dict[str, str]
-    log: Path
+    logs: tuple[Path, ...]
     keys: dict[str, str] = field(default_factory=dict)
+
+    def ended_sessions(self, counter: str) -> list[tuple[str, int]]:
+        """(how it ended, turns) of each resident session at ``counter`` the backend recorded, oldest first."""
+        database = self.env["DATABASE_URL"].removeprefix("sqlite:///")
+        with sqlite3.connect(database) as db:
+            query = "SELECT end_reason, turns FROM counter_resident_sessions WHERE counter = ? ORDER BY id"
+            return [(reason, turns) for reason, turns in db.execute(query, (counter,))]
+
+    def logged(self) -> str:
+        """Everything the backend and the counter service logged."""
+        return "".join(log.read_text() for log in self.logs)
 
     def jiujin(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -125,11 +142,13 @@ class Hall:
 
 def _hall(folder: Path, rasa: ScriptedRasa, **settings: str) -> Iterator[Hall]:
     database = f"sqlite:///{folder / 'jiujin.db'}"
-    port = free_port()
-    env = {"JIUJIN_SECRETS_DIR": str(folder / "secrets"), "RASA_URL": rasa.url, **settings}
-    tools_env = env | {"DATABASE_URL": database, "BACKEND_HOST": "127.0.0.1", "BACKEND_PORT": str(port)}
-    with backend_process(database, port, folder / "backend.log", env=env) as base:
-        yield Hall(base, tools_env, folder / "backend.log")
+    counter_port = free_port()
+    env = {"JIUJIN_SECRETS_DIR": str(folder / "secrets"), "COUNTER_URL": f"http://127.0.0.1:{counter_port}"}
+    logs = (folder / "backend.log", folder / "counter.log")
+    with backend_process(database, free_port(), logs[0], env=env) as backend:
+        counter_env = env | {"RASA_URL": rasa.url, "BACKEND_URL": backend, **settings}
+        with counter_process(counter_port, logs[1], env=counter_env) as base:
+            yield Hall(base, backend, env | {"DATABASE_URL": database}, logs)
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +227,11 @@ def test_the_screen_url_carries_the_credential_in_its_fragment_and_the_page_with
     page = httpx.get(f"{hall.base}/kiosk")  # what a stranger's browser gets: no credential travels with it
     assert page.status_code == 200 and "这台服务台还没有开通，请找工作人员。" in page.text
     assert key not in page.text and page.headers["referrer-policy"] == "no-referrer"
-    assert key not in hall.log.read_text()  # the fragment never reaches the server, so no log line holds it
+    # The backend's /kiosk sends the browser on to the counter service (which keeps the fragment).
+    redirected = httpx.get(f"{hall.backend}/kiosk")
+    assert redirected.status_code == 307 and redirected.headers["location"] == f"{hall.base}/kiosk"
+    assert httpx.get(f"{hall.backend}/kiosk", follow_redirects=True).text == page.text
+    assert key not in hall.logged()  # the fragment never reaches a server, so no log line holds it
 
 
 def test_a_stream_is_refused_without_a_counters_own_credential(hall: Hall) -> None:
@@ -331,7 +354,7 @@ def test_streamed_events_and_turn_answers_carry_masked_numbers(hall: Hall) -> No
         assert not any(ID_NUMBER in line or PHONE in line for line in stream.raw)
     finally:
         stream.close()
-    assert ID_NUMBER not in hall.log.read_text() and PHONE not in hall.log.read_text()
+    assert ID_NUMBER not in hall.logged() and PHONE not in hall.logged()
 
 
 def test_a_revoked_counter_is_refused_and_added_again_gets_a_new_credential(hall: Hall) -> None:
@@ -345,6 +368,8 @@ def test_a_revoked_counter_is_refused_and_added_again_gets_a_new_credential(hall
     assert [data["reason"] for kind, data in open_stream.events if kind == "ended"] == ["revoked"]
     assert hall.turn(old, "你好").status_code == 401
     assert httpx.get(f"{hall.base}/kiosk/api/events", headers={"X-Counter-Key": old}).status_code == 401
+    # The backend checks credentials for the counter service only: without a service token it tells nobody.
+    assert httpx.post(f"{hall.backend}/api/v1/counters/authenticate", json={"key": old}).status_code == 401
     assert hall.jiujin("kiosk", "url", "hall-r").returncode == 2  # no URL for a revoked counter
     assert not (Path(hall.env["JIUJIN_SECRETS_DIR"]) / "counters" / "hall-r.key").exists()
     new = hall.provision("hall-r")
@@ -357,9 +382,9 @@ def test_a_revoked_counter_is_refused_and_added_again_gets_a_new_credential(hall
 
 def test_the_microphone_side_authenticates_as_its_counter(hall: Hall) -> None:
     key = hall.key("hall-a")
-    heard = KioskClient(hall.base, key).hear("你好", 0.9)
+    heard = MicrophoneSide(hall.base, key).hear("你好", 0.9)
     assert "我听到的是：你好" in heard.replies[0]
-    assert KioskClient(hall.base, tampered(key)).hear("你好", 0.9).replies == [COUNTER_CLOSED]
+    assert MicrophoneSide(hall.base, tampered(key)).hear("你好", 0.9).replies == [COUNTER_CLOSED]
 
 
 # --- sessions end by themselves ----------------------------------------------------------------------------------
@@ -381,6 +406,8 @@ def test_a_session_ends_after_a_queue_number_and_when_idle(quick_hall: Hall, ras
         assert len(set(rasa.senders()) - senders_before) == 3  # three residents, three conversations
     finally:
         stream.close()
+    # The backend keeps the record of each session that ended (how, and how many turns), nothing said in it.
+    wait_for(lambda: quick_hall.ended_sessions("quick-1")[-2:] == [("served", 1), ("idle", 1)], what="the record")
 
 
 def test_the_screen_asks_for_staff_without_a_credential_and_returns_to_the_start(quick_hall: Hall) -> None:

@@ -1,10 +1,10 @@
 """Doors: the listeners, Rasa's HTTP API and the action server, tried as a stranger would against real processes.
 
-The dialogue stack as ``make run`` starts it (bot/serve.py, actions/serve.py, no Rasa token): every socket of every
-process is read from the kernel and must be bound to 127.0.0.1; Rasa's API is not there at all; the action server
-runs nothing for a caller without its shared secret. A Rasa with a token (the package's shared stack): its API
-answers only that token, and its model cannot be replaced. (The production stack's sockets:
-tests/deploy/test_bound_interfaces.py, on the fault tests' stack rather than a second one.)
+The run's dialogue stack (tests/conftest.py): every socket of every process is read from the kernel and must be bound
+to 127.0.0.1; the action server runs nothing for a caller without its shared secret; Rasa's API answers only its
+token, and its model cannot be replaced. Rasa as ``make run`` starts it, with no token (bot/serve.py): its API is not
+there at all. (The production stack's sockets: tests/deploy/test_bound_interfaces.py, on the fault tests' stack
+rather than a second one.)
 """
 
 from __future__ import annotations
@@ -17,26 +17,40 @@ import httpx
 import psutil
 import pytest
 
-from backend.testing import (
-    MODEL,
-    DialogueStack,
-    dialogue_stack,
-    listening_addresses,
-    resident_id_number,
-)
+from harness.dialogue import DialogueStack
+from harness.ids import resident_id_number
+from harness.processes import free_port, listening_addresses, service_process
 from security.tokens import create_secret_file
+from stack import commands
+from tests.conftest import SharedDialogue
 from tests.security.conftest import ResidentStack
 
 ID_NUMBER = resident_id_number(seq="437")
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DialogueStack]:
-    """Backend, action server and Rasa as ``make run`` has them: no Rasa token."""
-    if not MODEL.exists():
-        pytest.fail("no trained model: run 'make model' (make test does it first)")
-    with dialogue_stack(tmp_path_factory.mktemp("doors"), rasa_api=False) as running:
-        yield running
+def stack(shared_dialogue: SharedDialogue) -> DialogueStack:
+    """Backend, action server, counter service and Rasa as real processes (the run's shared stack)."""
+    return shared_dialogue.stack
+
+
+@pytest.fixture(scope="module")
+def rasa_without_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Rasa from the launcher every part uses, with no RASA_TOKEN nor RASA_TOKEN_FILE, as ``make run`` has it; its
+    base URL. The launcher decides the API before any model loads, so this Rasa has none: it answers in seconds
+    instead of loading the model for a minute of CPU (the shared stack answers residents with it)."""
+    folder = tmp_path_factory.mktemp("no-token")
+    port = free_port()
+    command = list(commands.rasa(port, model=folder / "no-model.tar.gz"))
+    env = commands.RASA_ENV | {
+        "RASA_TOKEN": "",
+        "RASA_TOKEN_FILE": "",
+        "JIUJIN_SECRETS_DIR": str(folder / "secrets"),
+        "ACTION_SERVER_URL": f"http://127.0.0.1:{free_port()}/webhook",
+    }
+    base = f"http://127.0.0.1:{port}"
+    with service_process(command, env=env, health_url=f"{base}/", log=folder / "rasa.log", ready_within_s=300):
+        yield base
 
 
 def _pid_listening_on(port: int) -> int:
@@ -62,9 +76,14 @@ def _webhook_call(text: str) -> dict[str, object]:
     return {"next_action": "action_check_progress", "sender_id": sender, "tracker": tracker, "domain": {}}
 
 
-def test_every_listener_of_the_stack_is_bound_to_loopback_only(stack: DialogueStack) -> None:
-    backend_port = int(stack.backend.rsplit(":", 1)[1])
-    pids = {"backend": _pid_listening_on(backend_port), "actions": stack.actions.pid, "rasa": stack.rasa_process.pid}
+def test_every_listener_of_the_stack_is_bound_to_loopback_only(stack: DialogueStack, rasa_without_token: str) -> None:
+    pids = {
+        "backend": _pid_listening_on(int(stack.backend.rsplit(":", 1)[1])),
+        "counter": _pid_listening_on(int(stack.counter.rsplit(":", 1)[1])),
+        "actions": stack.actions.pid,
+        "rasa": stack.rasa_process.pid,
+        "rasa without a token": _pid_listening_on(int(rasa_without_token.rsplit(":", 1)[1])),
+    }
     for name, pid in pids.items():
         bound = listening_addresses(pid)
         assert bound, f"{name} listens nowhere?"
@@ -72,17 +91,14 @@ def test_every_listener_of_the_stack_is_bound_to_loopback_only(stack: DialogueSt
     assert ("127.0.0.1", int(stack.rasa.rsplit(":", 1)[1])) in listening_addresses(stack.rasa_process.pid)
 
 
-def test_without_a_token_rasa_has_no_http_api(stack: DialogueStack) -> None:
-    sender = f"resident-{uuid.uuid4().hex[:8]}"
-    replies = httpx.post(
-        f"{stack.rasa}/webhooks/rest/webhook", json={"sender": sender, "message": "我想办居住证"}, timeout=60
-    )
-    assert replies.status_code == 200 and any("居住证" in r.get("text", "") for r in replies.json())
-
-    assert httpx.get(f"{stack.rasa}/conversations/{sender}/tracker", timeout=10).status_code == 404
-    assert httpx.get(f"{stack.rasa}/conversations/{sender}/tracker?token=", timeout=10).status_code == 404
-    assert httpx.put(f"{stack.rasa}/model", json={"model_file": "/tmp/evil.tar.gz"}, timeout=10).status_code == 404
-    assert httpx.get(f"{stack.rasa}/status", timeout=10).status_code == 404
+def test_without_a_token_rasa_has_no_http_api(rasa_without_token: str) -> None:
+    rasa, sender = rasa_without_token, f"resident-{uuid.uuid4().hex[:8]}"
+    rest = httpx.post(f"{rasa}/webhooks/rest/webhook", json={"sender": sender, "message": "我想办居住证"}, timeout=60)
+    assert rest.status_code == 200  # the residents' channel is there
+    assert httpx.get(f"{rasa}/conversations/{sender}/tracker", timeout=10).status_code == 404
+    assert httpx.get(f"{rasa}/conversations/{sender}/tracker?token=", timeout=10).status_code == 404
+    assert httpx.put(f"{rasa}/model", json={"model_file": "/tmp/evil.tar.gz"}, timeout=10).status_code == 404
+    assert httpx.get(f"{rasa}/status", timeout=10).status_code == 404
 
 
 def test_the_action_server_runs_nothing_without_its_secret(stack: DialogueStack) -> None:
@@ -113,8 +129,7 @@ def test_rasa_calls_the_action_server_with_the_secret(stack: DialogueStack, tmp_
 
 @pytest.fixture(scope="module")
 def rasa_with_token(resident_stack: ResidentStack) -> tuple[str, str]:
-    """A Rasa whose API is on, its token in a file (RASA_TOKEN_FILE): the package's shared stack (a Rasa less to
-    start than a stack of this module's own)."""
+    """A Rasa whose API is on, its token in a file (RASA_TOKEN_FILE): the run's shared stack."""
     stack = resident_stack.stack
     assert stack.rasa_token
     line = " ".join(psutil.Process(stack.rasa_process.pid).cmdline())

@@ -21,7 +21,6 @@ import pytest
 
 from backend.config import PROJECT_ROOT, Settings
 from backend.pages.follow import follow_secret
-from backend.testing import backend_process, free_port, temporary_postgres_database
 from deploy import postgres
 from deploy.refusals import (
     DEVELOPMENT_WECHAT,
@@ -32,6 +31,8 @@ from deploy.refusals import (
     generate_secrets,
     production_problems,
 )
+from harness.databases import temporary_postgres_database
+from harness.processes import backend_process, free_port
 from tests.conftest import POSTGRES_ADMIN_URL, SKIP_POSTGRES
 
 REAL_WECHAT = {

@@ -12,14 +12,15 @@ import httpx
 import pytest
 from wechatpy import parse_message
 
-from backend.testing import backend_process, free_port
 from bot.channels.resident_text import ResidentText, VaultSettings, http_depositor
-from security.resident_text import ID_NUMBER, PHONE, clean, is_masked, masked_form, masked_in, without_command_prefix
+from harness.processes import backend_process, free_port
+from security.resident_text import ID_NUMBER, PHONE, clean, without_command_prefix
 from security.tokens import bearer_headers
 from tests.conftest import ELDER_ID, YOUNG_ID
+from vocabulary.masking import is_masked, masked_form, masked_in
+from vocabulary.scenes import QUEUE
 from wechat.inbound import interpret, menu_click, qr_scene
 from wechat.menu import TAKE_NUMBER_KEY
-from wechat.scenes import QUEUE
 
 TYPED_INTENTS = [
     '/follow_ticket{"ticket": "20261127_A012"}',

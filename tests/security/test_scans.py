@@ -13,10 +13,10 @@ import secrets
 
 from sqlalchemy import select
 
-from backend.identity import mask_text
 from backend.models import AuditEntry, QueueTicket
 from tests.conftest import Api
-from wechat.scenes import (
+from vocabulary.masking import mask_text
+from vocabulary.scenes import (
     SIGNATURE_ALPHABET,
     SIGNATURE_LENGTH,
     parse_ticket,

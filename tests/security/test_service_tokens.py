@@ -4,7 +4,6 @@ tokens in a folder of this module (JIUJIN_SECRETS_DIR), and the test reads them 
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 
 from backend.api.access import Doors
 from backend.config import Settings
-from backend.testing import backend_process, free_port
+from harness.processes import backend_process, free_port
 from security.tokens import SERVICES, service_token, token_path, token_variable
 
 FOREIGN = "https://evil.example"
@@ -251,6 +250,6 @@ def test_hosts_origins_and_tokens_are_read_strictly() -> None:
     assert [doors.tokens.service_of(tokens[s]) for s in SERVICES] == list(SERVICES)
     assert doors.tokens.service_of("") is None and doors.tokens.service_of(tokens["tools"] + " ") is None
     with pytest.raises(ValueError, match="too short"):
-        Doors.of(dataclasses.replace(settings, service_tokens={"tools": "short"}))
+        Doors.of(settings.model_copy(update={"service_tokens": {"tools": "short"}}))
     with pytest.raises(ValueError, match="share one token"):
-        Doors.of(dataclasses.replace(settings, service_tokens={"tools": "x" * 40, "devices": "x" * 40}))
+        Doors.of(settings.model_copy(update={"service_tokens": {"tools": "x" * 40, "devices": "x" * 40}}))

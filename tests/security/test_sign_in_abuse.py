@@ -14,9 +14,9 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from backend.console import sessions
-from backend.console.throttle import FREE_FAILURES
 from backend.models import AuditEntry, StaffRole, StaffUser
+from backend.services import staff_sessions as sessions
+from backend.services.sign_in_throttle import FREE_FAILURES
 from tests.backend.test_console import PASSWORD, Browser, Centre
 from tests.conftest import Api, make_app, running
 

@@ -1,5 +1,5 @@
 """The live counter's loop with a fake microphone (a WAV) and a fake loudspeaker that plays by the microphone's clock
-(`voice.testing`), around the real VAD, the real vosk recogniser with the Korean model, and real Mandarin TTS:
+(`harness.loudspeaker`), around the real VAD, the real vosk recogniser with the Korean model, and real Mandarin TTS:
 utterances are heard and answered, speaking over an answer stops it and is heard in full, the hall's murmur does not
 stop it, and push-to-talk hears only what is said with the button down. Every time here is a position in the sound,
 so the tests are exact on a busy machine."""
@@ -10,16 +10,16 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from harness.loudspeaker import LoudspeakerOnTheMicrophonesClock
 from voice.audio import RATE, Pcm, concat, duration_s, read_wav, silence
-from voice.counter import Turn
 from voice.live import BargeIn, LiveCounter, Mode, rms
 from voice.microphone import BLOCK_BYTES, WavInput
 from voice.recognizer import Recognizer
-from voice.testing import LoudspeakerOnTheMicrophonesClock
 from voice.tts import Speaker
 from voice.vad import Utterances
 
@@ -46,16 +46,25 @@ class ScriptedInput(WavInput):
         return super().read(timeout_s)
 
 
+@dataclass
+class Answer:
+    """What the answerer decided (`voice.live.Answered`)."""
+
+    heard: str | None
+    replies: list[str]
+    confidence: float
+
+
 class Answers:
-    """Stands in for the counter's logic behind the microphone (the kiosk endpoint): records what it was given."""
+    """Stands in for the counter service behind the microphone: records what it was given."""
 
     def __init__(self, reply: str = "好的") -> None:
         self.heard: list[tuple[str | None, float]] = []
         self.reply = reply
 
-    def __call__(self, text: str | None, confidence: float) -> Turn:
+    def __call__(self, text: str | None, confidence: float) -> Answer:
         self.heard.append((text, confidence))
-        return Turn(text, [self.reply], confidence)
+        return Answer(text, [self.reply], confidence)
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import pytest
 from sanic import Sanic
 from wechatpy import WeChatClient
 
+from simulators.wechat.api_standin import ApiStandIn
 from wechat.settings import WeChatSettings
-from wechat.simulator.api_standin import ApiStandIn
 
 Sanic.test_mode = True
 _names = itertools.count()

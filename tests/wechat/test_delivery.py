@@ -17,11 +17,12 @@ import pytest
 import redis
 from wechatpy.exceptions import WeChatClientException
 
+from tests.waiting import eventually
 from tests.wechat.conftest import PLAIN, StandIn
+from vocabulary.masking import mask_openid
 from wechat import delivery
 from wechat.client import WeChatApi
 from wechat.delivery import ALLOWANCE, HELD_OVER, RETRY_INDEX, CustomerService, sweep_forever
-from wechat.openids import mask_openid
 from wechat.settings import WeChatSettings
 from wechat.state import RedisState, SharedState, SqliteState
 from wechat.text import CONTINUED, split
@@ -162,15 +163,20 @@ async def test_what_goes_back_goes_before_what_was_queued_meanwhile(new_state: C
     await _service(api, state).follower_wrote(openid)
     original = api.send_text
 
-    async def slow_for_the_first(to: str, text: str) -> None:
-        await asyncio.sleep(0.05 if text == "第一条" else 0)
+    under_way, go_on = asyncio.Event(), asyncio.Event()
+
+    async def held_for_the_first(to: str, text: str) -> None:
+        if text == "第一条":
+            under_way.set()
+            await go_on.wait()
         await original(to, text)
 
-    api.send_text = slow_for_the_first  # type: ignore[method-assign]
+    api.send_text = held_for_the_first  # type: ignore[method-assign]
     first = asyncio.ensure_future(_service(api, state).deliver_pieces(openid, ["第一条", "第二条"]))
-    await asyncio.sleep(0.01)  # the first delivery is under way when the second fails, and is put back first
+    await asyncio.wait_for(under_way.wait(), 10)  # the first delivery is under way when the second fails
     assert not await _service(api, new_state()).deliver(openid, "第三条")
-    assert not await first
+    go_on.set()
+    assert not await first  # it fails too, and is put back before the second
     api.failures = 0
     assert await _service(api, new_state()).retry_held() == 3
     assert api.to(openid) == ["第一条", "第二条", "第三条"]
@@ -306,10 +312,7 @@ class ScriptedSweeps:
 
 
 async def _run_until(loop: asyncio.Task[None], done: Callable[[], bool]) -> None:
-    for _ in range(500):
-        if done() or loop.done():
-            return
-        await asyncio.sleep(0.01)
+    await eventually(lambda: done() or loop.done(), 20, "the loop's work done")
 
 
 async def test_the_sweep_loop_outlives_an_exception(caplog: pytest.LogCaptureFixture) -> None:

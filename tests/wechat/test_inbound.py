@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from wechatpy import parse_message
 
+from simulators.wechat.wechat_server import WeChatServer
+from vocabulary.scenes import ScannedTicket, parse_ticket, signature_valid, ticket_in_scene, ticket_scene
 from wechat.inbound import Inbound, interpret
-from wechat.scenes import ScannedTicket, parse_ticket, signature_valid, ticket_in_scene, ticket_scene
 from wechat.settings import WeChatSettings
-from wechat.simulator.wechat_server import WeChatServer
 
 SERVER = WeChatServer("http://127.0.0.1:9/unused", WeChatSettings(token="t"))
 OPENID = "oInbound_0123456789abcdefghij"

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from wechatpy.exceptions import WeChatClientException
 
+from simulators.wechat.qr_codes import MAX_EXPIRE_S, URL_PREFIX
+from simulators.wechat.server import create_app
 from tests.wechat.conftest import OPENID, PLAIN, SAFE, StandIn, call, serving
 from tests.wechat.test_simulator import webhook
 from wechat.client import WeChatApi
 from wechat.settings import WeChatSettings
-from wechat.simulator.qr_codes import MAX_EXPIRE_S, URL_PREFIX
-from wechat.simulator.server import create_app
 from wechat.state import SqliteState
 
 SCENE = "ticket_20261127_A012"

@@ -21,10 +21,10 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.utils import check_signature
 
+from simulators.wechat.server import create_app
+from simulators.wechat.wechat_server import ORIGINAL_ID, SERVICE_UNAVAILABLE, WeChatServer
 from tests.wechat.conftest import OPENID, PLAIN, SAFE, StandIn, StandInClient, call, serving
 from wechat.settings import WeChatSettings
-from wechat.simulator.server import create_app
-from wechat.simulator.wechat_server import ORIGINAL_ID, SERVICE_UNAVAILABLE, WeChatServer
 
 _names = itertools.count()
 

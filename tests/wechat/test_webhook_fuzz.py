@@ -1,4 +1,4 @@
-"""Bad input at scale: hostile deliveries (`wechat.simulator.hostile`) between real followers' messages, in plaintext
+"""Bad input at scale: hostile deliveries (`simulators.wechat.hostile`) between real followers' messages, in plaintext
 and safe mode. Nothing may escape the webhook, every 200 carries a reply WeChat can read, and no real message is lost,
 doubled or changed.
 
@@ -31,11 +31,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
+from simulators.wechat.hostile import Delivery, hostile_deliveries, hostile_delivery
+from simulators.wechat.wechat_server import WeChatServer
 from wechat.delivery import CustomerService
 from wechat.security import signature
 from wechat.settings import WeChatSettings
-from wechat.simulator.hostile import Delivery, hostile_deliveries, hostile_delivery
-from wechat.simulator.wechat_server import WeChatServer
 from wechat.state import SqliteState
 from wechat.webhook import WeChatWebhook
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from wechatpy import parse_message
 
+from tests.waiting import eventually
 from tests.wechat.test_webhook import APPID, TOKEN, RecordingApi, Wire
 from wechat.delivery import CustomerService, _allowance_key, _outbox_key
 from wechat.settings import WeChatSettings
@@ -196,7 +197,8 @@ async def test_a_repeat_gets_success_when_a_live_instance_is_slower_than_its_bud
     await asyncio.wait_for(a.bot.started.wait(), PATIENCE_S)
     started = asyncio.get_running_loop().time()
     assert await asyncio.wait_for(b.send(xml), PATIENCE_S) == "success"  # WeChat retries
-    assert 0.3 <= asyncio.get_running_loop().time() - started < 0.8
+    # Within B's own budget (WeChat's 5-second rule), with room for a loaded machine; A's turn is still held.
+    assert 0.3 <= asyncio.get_running_loop().time() - started < 0.3 + 2
     a.bot.gate.set()
     assert await first == a.bot.answer
     assert len(a.bot.turns) == 1 and b.bot.turns == []
@@ -232,12 +234,7 @@ async def test_the_heartbeat_outlives_an_unreachable_store_and_logs_once(
     caplog.set_level(logging.INFO, "wechat.webhook")
     heartbeat = asyncio.create_task(webhook.keep_alive_forever(0.01, 0.5))
     try:
-        for _ in range(200):
-            if state.get(liveness_key(webhook.instance_id)) is not None:
-                break
-            await asyncio.sleep(0.01)
-        else:
-            pytest.fail("the heartbeat gave up")
+        await eventually(lambda: state.get(liveness_key(webhook.instance_id)) is not None, 20, "a heartbeat")
     finally:
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
