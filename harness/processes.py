@@ -3,6 +3,7 @@ the backend alone, and what a process tree listens on."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,10 +25,11 @@ def service_process(
     command: list[str], *, env: dict[str, str], health_url: str, log: Path, ready_within_s: float = 60
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``command`` until ``health_url`` answers 200 (or fail with the log's tail); stop it afterwards. It never
-    outlives the test run (`stack.process.spawn`)."""
+    outlives the test run (`stack.process.spawn`), and neither do its workers: it runs in a process group of its own,
+    which is stopped whole (a server stopped while it was still starting its workers leaves none behind)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:  # started as the stack starts its parts: it dies with the test run
-        process = spawn(command, env=os.environ | env, cwd=PROJECT_ROOT, stdout=out, new_session=False)
+        process = spawn(command, env=os.environ | env, cwd=PROJECT_ROOT, stdout=out)
     try:
         deadline = time.monotonic() + ready_within_s
         while True:
@@ -42,12 +44,16 @@ def service_process(
             time.sleep(0.3)
         yield process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
+        _signal_group(process, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _signal_group(process, signal.SIGKILL)  # whatever of the group is left (a worker whose server is gone)
+        process.wait()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
 
 
 @contextmanager
